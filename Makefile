@@ -1,0 +1,132 @@
+# infra.comments: one entry point for people and for CI. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+# Tooling (Ansible, linters, molecule, schema validators, HCL parser): one pinned venv.
+VENV ?= .venv
+# The app and its test dependencies: a venv of its own, so the app's pins never fight Ansible's.
+APP_VENV ?= .venv-app
+# checkov pins many libraries of its own; it gets its own venv for the same reason.
+CHECKOV_VENV ?= .venv-checkov
+# Upstream CRDs and chart values used as test data (beside the clone, never copied in).
+SHARED ?= $(abspath ../shared)
+# Which inventory the lab and gcp targets use.
+INVENTORY ?= vagrant
+COLLECTION_DIR := collections/ansible_collections/infra/comments
+
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export SHARED
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+##@ People
+
+help: ## List the targets with what they do.
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+lab: venv ## Bring the Vagrant lab up (checks Vagrant and a provider first).
+	@command -v vagrant >/dev/null || { echo 'make lab: Vagrant is not installed (https://developer.hashicorp.com/vagrant/install).' >&2; exit 1; }
+	vagrant up
+
+lab-destroy: ## Destroy the Vagrant lab's VMs.
+	vagrant destroy -f
+
+gcp-up: venv ## Create the GCP VM(s) with Terraform, then run playbooks/site.yml on them.
+	terraform -chdir=terraform init
+	terraform -chdir=terraform apply
+	$(VENV)/bin/ansible-playbook -i inventories/gcp playbooks/site.yml
+
+gcp-destroy: ## Destroy everything Terraform made on GCP.
+	terraform -chdir=terraform destroy
+
+tf-validate: ## terraform init + validate (needs the provider registry, so online only).
+	terraform -chdir=terraform init -backend=false
+	terraform -chdir=terraform validate
+
+molecule: venv ## Run the molecule vagrant scenarios for real (needs VMs and internet).
+	cd molecule && for s in */; do s=$${s%/}; [ -f "$$s/molecule.yml" ] && $(CURDIR)/$(VENV)/bin/molecule test -s "$$s"; done
+
+run: app-venv ## Run the comments API alone on SQLite (http://127.0.0.1:8000).
+	$(APP_VENV)/bin/comments-api
+
+image: ## Build the app's container image (uses a local base image when no registry is reachable).
+	app/scripts/build-image.sh
+
+bench: app-venv ## Benchmark the app with wrk on loopback and write app/BENCHMARKS.md.
+	app/bench/run.sh
+
+##@ Tests (CI runs `make test`)
+
+test: lint test-collection test-infra test-app test-image ## Everything CI runs.
+
+lint: venv ## yamllint, ansible-lint (production profile) and actionlint.
+	$(VENV)/bin/yamllint --strict .
+	$(VENV)/bin/ansible-lint --profile production --strict
+	$(VENV)/bin/actionlint
+
+test-collection: sanity units manifests argspecs syntax molecule-syntax ## All checks of the collection.
+
+sanity: venv ## ansible-test sanity on the collection.
+	$(COLLECTION_DIR)/tests/sanity.sh
+
+units: venv ## Unit tests of the collection's modules.
+	cd $(COLLECTION_DIR) && $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/unit
+
+manifests: venv ## Render every manifest and values template; validate with kubernetes-validate and the CRDs.
+	$(VENV)/bin/python -m pytest -q $(COLLECTION_DIR)/tests/manifests
+
+argspecs: venv ## Each role rejects a wrong variable before any change.
+	$(VENV)/bin/python -m pytest -q $(COLLECTION_DIR)/tests/argspecs
+
+syntax: venv ## ansible-playbook --syntax-check of every playbook against both inventories.
+	for inv in inventories/*/; do for pb in playbooks/*.yml; do \
+	  $(VENV)/bin/ansible-playbook --syntax-check -i "$$inv" "$$pb"; done; done
+
+molecule-syntax: venv ## molecule syntax for every scenario.
+	cd molecule && for s in */; do s=$${s%/}; [ -f "$$s/molecule.yml" ] || continue; \
+	  $(CURDIR)/$(VENV)/bin/molecule syntax -s "$$s"; done
+
+test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
+
+terraform-check: venv checkov-venv ## terraform fmt, HCL rule tests and checkov.
+	terraform fmt -check -recursive terraform
+	$(VENV)/bin/python -m pytest -q terraform/tests
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --config-file terraform/.checkov.yml -d terraform
+
+vagrant-validate: ## vagrant validate of the Vagrantfile.
+	vagrant validate
+
+test-app: app-venv ## The app's tests: SQLite and a real PostgreSQL, HTTP against gunicorn, fuzzing.
+	$(APP_VENV)/bin/python -m pytest -q app/tests
+
+test-image: ## Build the image and test it for real in a local Docker engine.
+	app/scripts/test-image.sh
+
+##@ Environments
+
+venv: $(VENV)/.installed ## The pinned tooling venv.
+$(VENV)/.installed: requirements/tooling.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements/tooling.txt
+	touch $@
+
+app-venv: $(APP_VENV)/.installed ## The app installed in its own venv, with its test dependencies.
+$(APP_VENV)/.installed: app/pyproject.toml app/requirements.txt app/requirements-test.txt
+	$(PYTHON) -m venv $(APP_VENV)
+	$(APP_VENV)/bin/pip install -q -r app/requirements.txt -r app/requirements-test.txt
+	$(APP_VENV)/bin/pip install -q --no-deps -e ./app
+	touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements/checkov.txt
+	touch $@
+
+clean: ## Remove the virtual environments and test output.
+	rm -rf $(VENV) $(APP_VENV) $(CHECKOV_VENV) $(COLLECTION_DIR)/tests/output
+
+.PHONY: help lab lab-destroy gcp-up gcp-destroy tf-validate molecule run image bench test lint \
+	test-collection sanity units manifests argspecs syntax molecule-syntax test-infra terraform-check \
+	vagrant-validate test-app test-image venv app-venv checkov-venv clean
