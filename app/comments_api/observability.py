@@ -1,0 +1,110 @@
+"""Request ids, one JSON log line per request, and Prometheus metrics.
+
+Metrics are module-level because prometheus_client registers them globally (creating them again
+in a second create_app() would fail). Under gunicorn the `comments-api` launcher sets
+PROMETHEUS_MULTIPROC_DIR before any worker imports this module, so every worker writes its values
+to files there and /metrics adds them up across workers.
+"""
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+
+from flask import Flask, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUEST_COUNT = Counter(
+    "http_requests_total", "HTTP requests handled.", ("route", "method", "status")
+)
+REQUEST_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to handle an HTTP request, from the app's first look at it to its response.",
+    ("route", "method", "status"),
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+COMMENTS_CREATED = Counter("comments_created_total", "Comments stored.")
+
+# A client's id is echoed only if it is short and plain, so it cannot forge log lines.
+_request_id_re = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: the message, the level and any `extra` fields given."""
+
+    _skip = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._skip:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def setup_logging(level: str) -> None:
+    logger = logging.getLogger("comments_api")
+    logger.setLevel(level)
+    if not any(getattr(h, "_comments_api", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._comments_api = True
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+access_log = logging.getLogger("comments_api.access")
+
+
+def init_app(app: Flask, log_requests: bool) -> None:
+    @app.before_request
+    def _start_request():
+        g.start = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID")
+        g.request_id = incoming if incoming and _request_id_re.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _finish_request(response):
+        start = g.get("start")
+        duration = time.perf_counter() - start if start is not None else 0.0
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = request_id
+        rule = request.url_rule
+        route = rule.rule if rule is not None else UNMATCHED_ROUTE
+        status = str(response.status_code)
+        REQUEST_COUNT.labels(route, request.method, status).inc()
+        REQUEST_LATENCY.labels(route, request.method, status).observe(duration)
+        if log_requests and access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(duration * 1000, 3),
+                    "request_id": request_id,
+                },
+            )
+        return response
+
+
+def metrics_payload() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

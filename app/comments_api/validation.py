@@ -1,0 +1,130 @@
+"""Checks of client input. Each failure raises ValidationError with a message naming the field."""
+
+import json
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+CONTENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_content_id_re = re.compile(CONTENT_ID_PATTERN)
+# Lone surrogates (JSON allows "\ud800") cannot be encoded as UTF-8, and NUL cannot be stored in a
+# PostgreSQL text column: both are refused up front instead of failing inside the database.
+_unstorable_re = re.compile("[\x00\ud800-\udfff]")
+
+
+class ValidationError(ValueError):
+    """Input the API refuses; str(error) is the message for the client."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class NewComment:
+    email: str
+    comment: str
+    content_id: str
+
+
+def canonical_content_id(value, field: str = "content_id") -> str:
+    """The stored form of a content id: integers become their decimal string."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got a boolean")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {value!r}")
+        value = int(value)
+    if isinstance(value, int):
+        text = str(value)
+        if len(text) > 64:
+            raise ValidationError(f"{field} must have at most 64 digits")
+        return text
+    if isinstance(value, str):
+        if not _content_id_re.match(value):
+            raise ValidationError(f"{field} must match {CONTENT_ID_PATTERN} (letters, digits, '_' or '-', 1 to 64 characters)")
+        return value
+    raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {_json_type(value)}")
+
+
+def parse_json_body(raw: bytes):
+    if not raw:
+        raise ValidationError("request body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(f"request body is not valid JSON: {_first_line(exc)}") from None
+
+
+def new_comment(body, max_comment_length: int) -> NewComment:
+    if not isinstance(body, dict):
+        raise ValidationError(f"request body must be a JSON object, got {_json_type(body)}")
+    missing = [name for name in ("email", "comment", "content_id") if name not in body]
+    if missing:
+        raise ValidationError("missing required field" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
+
+    email = _text_field(body, "email")
+    if len(email) > 254:
+        raise ValidationError("email is longer than 254 characters")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(f"email is not a valid e-mail address: {exc}") from None
+
+    comment = _text_field(body, "comment")
+    if not comment.strip():
+        raise ValidationError("comment must not be empty")
+    if len(comment) > max_comment_length:
+        raise ValidationError(f"comment is longer than {max_comment_length} characters ({len(comment)})")
+
+    return NewComment(email=email, comment=comment, content_id=canonical_content_id(body["content_id"]))
+
+
+def page(args, max_page_size: int) -> tuple[int | None, int]:
+    """(limit, offset) from query arguments; (None, 0) without them: everything, as the original."""
+    raw_limit, raw_offset = args.get("limit"), args.get("offset")
+    if raw_limit is None and raw_offset is None:
+        return None, 0
+    limit = max_page_size if raw_limit is None else _int_arg("limit", raw_limit)
+    offset = 0 if raw_offset is None else _int_arg("offset", raw_offset)
+    if not 1 <= limit <= max_page_size:
+        raise ValidationError(f"limit must be between 1 and {max_page_size}, got {limit}")
+    if offset < 0:
+        raise ValidationError(f"offset must be 0 or more, got {offset}")
+    return limit, offset
+
+
+def _int_arg(name: str, raw: str) -> int:
+    if not re.fullmatch(r"-?[0-9]{1,18}", raw):
+        raise ValidationError(f"{name} must be an integer, got {raw[:40]!r}")
+    return int(raw)
+
+
+def _text_field(body: dict, name: str) -> str:
+    value = body[name]
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, got {_json_type(value)}")
+    if _unstorable_re.search(value):
+        raise ValidationError(f"{name} contains a NUL character or an unpaired surrogate")
+    return value
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
