@@ -1,0 +1,395 @@
+"""Benchmark the comments API against a ceiling and a reference, in one run, and write BENCHMARKS.md.
+
+(a) ceiling: a bare WSGI app answering a constant, (b) reference: the original API in memory
+(Flask), (c) this app on SQLite, (d) this app on PostgreSQL. All four run under gunicorn with the
+very same settings (the app's own `comments_api.gunicorn_conf`, driven by the same environment),
+bound to 127.0.0.1, and wrk measures GET of a list of 20 comments and POST of a comment on
+loopback. Run it through `make bench` (app venv) or `app/bench/run.sh`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+APP_DIR = BENCH_DIR.parent
+VENV_BIN = Path(sys.executable).parent
+LIST_CONTENT, POST_CONTENT, SEEDED = 1, 2, 20
+GENERATED_END = "<!-- end of generated part: the analysis below is kept across runs -->"
+
+TARGETS = (  # (app, method, metric, bound, wording)
+    ("d", "GET", "ratio_b", 0.8, "(d) GET >= 0.8x (b)"),
+    ("d", "POST", "ratio_b", 0.6, "(d) POST >= 0.6x (b)"),
+    ("d", "GET", "p99_ms", 25.0, "(d) GET p99 <= 25 ms"),
+    ("d", "POST", "p99_ms", 25.0, "(d) POST p99 <= 25 ms"),
+)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, timeout: float = 5) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_until(check, seconds: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text()[-2000:] if log else ""
+            raise BenchError(f"{what}: the process exited with {proc.returncode}\n{tail}")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"{what}: not ready after {seconds} s")
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGTERM, seconds: float = 30) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Postgres:
+    """A throwaway PostgreSQL server on 127.0.0.1, durable settings left at their defaults.
+
+    PostgreSQL refuses to run as root, so as root it runs as `nobody`.
+    """
+
+    def __init__(self, workdir: Path):
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        if not bins:
+            raise BenchError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+        self.bin = bins[-1].parent
+        self.dir = workdir / "pg"
+        self.port = free_port()
+        self.log = workdir / "postgres.log"
+        self.proc = None
+        user = {}
+        self.dir.mkdir()
+        if os.geteuid() == 0:
+            user = {"user": "nobody", "group": "nogroup"}
+            shutil.chown(workdir, "nobody", "nogroup")
+            shutil.chown(self.dir, "nobody", "nogroup")
+        self.user = user
+
+    @property
+    def version(self) -> str:
+        return subprocess.run([self.bin / "postgres", "--version"], capture_output=True, text=True).stdout.strip()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        subprocess.run(
+            [self.bin / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, **self.user,
+        )
+        with open(self.log, "w") as log:
+            if self.user:
+                shutil.chown(self.log, "nobody", "nogroup")
+            self.proc = subprocess.Popen(
+                [self.bin / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(self.port), "-k", self.dir],
+                stdout=log, stderr=subprocess.STDOUT, **self.user,
+            )
+
+        def ready() -> bool:
+            return subprocess.run(
+                [self.bin / "pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False
+            ).returncode == 0
+
+        wait_until(ready, 30, "PostgreSQL", self.proc, self.log)
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc, signal.SIGINT)  # fast shutdown
+
+
+@dataclass
+class Target:
+    key: str
+    title: str
+    wsgi: str
+    env: dict = field(default_factory=dict)
+    seed_over_http: bool = False
+
+
+@dataclass
+class Result:
+    key: str
+    method: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+    ratio_a: float = 0.0
+    ratio_b: float = 0.0
+
+
+def gunicorn_env(base: dict, port: int, args) -> dict:
+    env = dict(os.environ, **base)
+    env.update(
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY=str(args.workers),
+        THREADS=str(args.threads),
+        PYTHONPATH=str(BENCH_DIR),
+    )
+    return env
+
+
+def run_wrk(url: str, method: str, path: str, seconds: int, args) -> dict:
+    cmd = [
+        "wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "5s",
+        "--latency", "-s", str(BENCH_DIR / "wrk.lua"), url + path,
+    ]
+    env = dict(os.environ, BENCH_METHOD=method, BENCH_PATH=path, BENCH_POST_CONTENT=str(POST_CONTENT))
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^WRK_JSON (\{.*\})$", out, re.M)
+    if not match:
+        raise BenchError(f"could not parse wrk's output:\n{out}")
+    stats = json.loads(match.group(1))
+    # Cross-check the Lua figures with wrk's own summary line.
+    printed = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
+    if printed and abs(float(printed.group(1)) - stats["rps"]) > 0.01 * stats["rps"] + 1:
+        raise BenchError(f"wrk's Requests/sec {printed.group(1)} disagrees with {stats['rps']:.1f}")
+    stats["raw"] = out
+    return stats
+
+
+def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = workdir / f"gunicorn-{t.key}.log"
+    cmd = [str(VENV_BIN / "gunicorn"), "-c", "python:comments_api.gunicorn_conf", t.wsgi]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=gunicorn_env(t.env, port, args), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: http("GET", url + "/healthz")[0] == 200, 60, f"({t.key}) gunicorn", proc, log)
+        list_path = f"/api/comment/list/{LIST_CONTENT}"
+        if t.seed_over_http:
+            for n in range(SEEDED):
+                status, body = http("POST", url + "/api/comment/new", {
+                    "email": f"seed{n}@example.com", "comment": f"seed comment number {n}",
+                    "content_id": LIST_CONTENT})
+                if status != 200:
+                    raise BenchError(f"({t.key}) seeding: POST answered {status}: {body[:200]!r}")
+        if t.key != "a":
+            # Every worker must answer the same 20 comments (the reference seeds per worker).
+            for _ in range(2 * args.workers):
+                status, body = http("GET", url + list_path)
+                if status != 200 or len(json.loads(body)) != SEEDED:
+                    raise BenchError(f"({t.key}) the list has not {SEEDED} comments: {status} {body[:200]!r}")
+        results = []
+        for method, path in (("GET", list_path), ("POST", "/api/comment/new")):
+            run_wrk(url, method, path, args.warmup, args)
+            stats = run_wrk(url, method, path, args.duration, args)
+            errors = sum(stats[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
+            results.append(Result(t.key, method, stats["rps"], stats["p50_us"] / 1000, stats["p99_us"] / 1000,
+                                  stats["requests"], errors))
+            log_lines.append(f"### ({t.key}) {method}\n```\n{stats['raw'].strip()}\n```")
+            print(f"  ({t.key}) {method:4} {stats['rps']:9.1f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms"
+                  f"  p99 {stats['p99_us'] / 1000:6.2f} ms  errors {errors}", flush=True)
+        return results
+    finally:
+        stop(proc)
+
+
+def machine(pg_version: str) -> list[str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    debian = Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "?"
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    pkgs = ", ".join(f"{p} {metadata.version(p)}" for p in ("gunicorn", "Flask", "SQLAlchemy", "psycopg"))
+    return [
+        f"- CPU: {os.cpu_count()} x {cpu} (`nproc` = {len(os.sched_getaffinity(0))})",
+        f"- Memory: {mem_kb / 1024 / 1024:.1f} GiB; kernel {platform.release()}; Debian {debian}",
+        f"- Python {platform.python_version()}; {pkgs}; SQLite {sqlite3.sqlite_version}; {pg_version}",
+        f"- {wrk.split(' Copyright')[0]}",
+    ]
+
+
+def fmt_ratio(x: float) -> str:
+    return f"{x:.2f}x"
+
+
+def write_report(results: list[Result], targets: list[Target], args, machine_lines, load_before, load_after,
+                 wall_s: float, raw: list[str]) -> str:
+    titles = {t.key: t.title for t in targets}
+    rows = ["| app | method | req/s | p50 ms | p99 ms | vs (a) | vs (b) | requests | errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(f"| ({r.key}) {titles[r.key]} | {r.method} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+                    f"{fmt_ratio(r.ratio_a)} | {fmt_ratio(r.ratio_b)} | {r.requests} | {r.errors} |")
+    verdicts = []
+    by = {(r.key, r.method): r for r in results}
+    for key, method, metric, bound, wording in TARGETS:
+        r = by[(key, method)]
+        value = getattr(r, metric)
+        if metric == "p99_ms":
+            met = value <= bound
+            detail = f"{value:.2f} ms" + ("" if met else f", {value - bound:.2f} ms ({(value / bound - 1) * 100:.0f} %) over")
+        else:
+            met = value >= bound
+            detail = f"{value:.2f}x" + ("" if met else f", {(1 - value / bound) * 100:.0f} % short ({value * by[('b', method)].rps:.0f} req/s of the {bound * by[('b', method)].rps:.0f} needed)")
+        verdicts.append(f"| {wording} | {'met' if met else '**missed**'} | {detail} |")
+    return "\n".join([
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`app/bench/run.py`); the part above the marker is regenerated on each run.",
+        "",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {wall_s:.0f} s in all. "
+        f"wrk on loopback: {args.wrk_threads} thread(s), {args.connections} connections, {args.warmup} s warm-up "
+        f"then {args.duration} s per measurement. gunicorn for all four: `-c python:comments_api.gunicorn_conf`, "
+        f"gthread, {args.workers} workers x {args.threads} threads, bound to 127.0.0.1. GET lists a content with "
+        f"{SEEDED} comments; POST creates a comment on another content (so the list keeps its size).",
+        "",
+        *rows,
+        "",
+        "| target | verdict | measured |",
+        "|---|---|---|",
+        *verdicts,
+        "",
+        "## Machine",
+        "",
+        *machine_lines,
+        f"- Load average (1, 5, 15 min) before the run: {', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)}",
+        "- No CPU pinning: wrk, the gunicorn workers and (d)'s PostgreSQL share the same cores, "
+        "together with whatever else the machine runs (the load average above).",
+        "",
+        "<details><summary>wrk's own output</summary>",
+        "",
+        *raw,
+        "",
+        "</details>",
+        "",
+        GENERATED_END,
+    ])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
+    p.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each (default 3)")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--wrk-threads", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY) for all four")
+    p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (THREADS) for all four")
+    p.add_argument("--only", default="abcd", help="run a subset, e.g. 'bd' (BENCHMARKS.md is then not written)")
+    p.add_argument("--output", type=Path, default=APP_DIR / "BENCHMARKS.md")
+    args = p.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed (Debian: apt-get install wrk)")
+
+    load_before = os.getloadavg()
+    start = time.monotonic()
+    results, raw = [], []
+    with tempfile.TemporaryDirectory(prefix="comments-bench-") as tmp:
+        workdir = Path(tmp)
+        pg = Postgres(workdir)
+        metrics_dir = workdir / "metrics"
+        targets = [
+            Target("a", "ceiling: bare WSGI", "apps.ceiling:app"),
+            Target("b", "reference: original API in memory", "apps.reference:app",
+                   {"BENCH_SEED_COMMENTS": str(SEEDED), "BENCH_SEED_CONTENT": str(LIST_CONTENT)}),
+            Target("c", "this app, SQLite", "comments_api.wsgi:app",
+                   {"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}"}, seed_over_http=True),
+            Target("d", "this app, PostgreSQL", "comments_api.wsgi:app", {}, seed_over_http=True),
+        ]
+        try:
+            if "d" in args.only:
+                pg.start()
+                targets[3].env["DATABASE_URL"] = pg.url
+            for t in targets:
+                if t.key not in args.only:
+                    continue
+                if t.key in "cd":
+                    # As the comments-api launcher does: one metrics directory shared by the workers.
+                    shutil.rmtree(metrics_dir, ignore_errors=True)
+                    metrics_dir.mkdir()
+                    t.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+                print(f"({t.key}) {t.title}", flush=True)
+                results += bench_target(t, args, workdir, raw)
+            pg_version = pg.version
+        finally:
+            pg.stop()
+    wall = time.monotonic() - start
+    load_after = os.getloadavg()
+
+    by = {(r.key, r.method): r for r in results}
+    for r in results:
+        for ref in ("a", "b"):
+            if (ref, r.method) in by:
+                setattr(r, f"ratio_{ref}", r.rps / by[(ref, r.method)].rps)
+    if args.only != "abcd":
+        for r in results:
+            print(f"({r.key}) {r.method}: vs (a) {r.ratio_a:.2f}x, vs (b) {r.ratio_b:.2f}x")
+        return 0
+
+    report = write_report(results, targets, args, machine(pg_version), load_before, load_after, wall, raw)
+    kept = ""
+    if args.output.exists():
+        old = args.output.read_text()
+        if GENERATED_END in old:
+            kept = old.split(GENERATED_END, 1)[1]
+    args.output.write_text(report + (kept or "\n"))
+    print("\n".join(line for line in report.splitlines() if line.startswith("|")))
+    print(f"wrote {args.output}")
+    failed = [r for r in results if r.errors]
+    if failed:
+        print("requests failed during the run: " + ", ".join(f"({r.key}) {r.method}: {r.errors}" for r in failed),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        sys.exit(1)
