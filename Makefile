@@ -26,16 +26,23 @@ help: ## List the targets with what they do.
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 lab: venv ## Bring the Vagrant lab up (checks Vagrant and a provider first).
-	@command -v vagrant >/dev/null || { echo 'make lab: Vagrant is not installed (https://developer.hashicorp.com/vagrant/install).' >&2; exit 1; }
-	vagrant up
+	@command -v vagrant >/dev/null || { echo 'make lab: Vagrant is not installed: `apt-get install vagrant` (Debian/Ubuntu) or https://developer.hashicorp.com/vagrant/install' >&2; exit 1; }
+	@if command -v VBoxManage >/dev/null && VBoxManage list vms >/dev/null 2>&1; then :; \
+	elif vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt && [ -e /dev/kvm ] && \
+	  { virsh -c qemu:///system version >/dev/null 2>&1 || [ -w /var/run/libvirt/libvirt-sock ]; }; then :; \
+	else echo 'make lab: no usable VM provider. Install VirtualBox, or libvirt with the plugin (apt-get install vagrant-libvirt libvirt-daemon-system qemu-kvm, then add yourself to the libvirt group and log in again). libvirt also needs /dev/kvm (virtualisation on in the BIOS).' >&2; exit 1; fi
+	VAGRANT_EXPERIMENTAL=disks vagrant up
 
 lab-destroy: ## Destroy the Vagrant lab's VMs.
 	vagrant destroy -f
 
 gcp-up: venv ## Create the GCP VM(s) with Terraform, then run playbooks/site.yml on them.
-	terraform -chdir=terraform init
+	@command -v terraform >/dev/null || { echo 'make gcp-up: terraform is not installed (https://developer.hashicorp.com/terraform/install).' >&2; exit 1; }
+	@[ -f terraform/terraform.tfvars ] || { echo 'make gcp-up: terraform/terraform.tfvars is missing: copy terraform/terraform.tfvars.example and fill in project_id and admin_cidrs.' >&2; exit 1; }
+	terraform -chdir=terraform init -input=false
 	terraform -chdir=terraform apply
 	$(VENV)/bin/ansible-playbook -i inventories/gcp playbooks/site.yml
+	$(VENV)/bin/ansible-playbook -i inventories/gcp playbooks/verify.yml
 
 gcp-destroy: ## Destroy everything Terraform made on GCP.
 	terraform -chdir=terraform destroy
@@ -90,12 +97,21 @@ molecule-syntax: venv ## molecule syntax for every scenario.
 test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
 
 terraform-check: venv checkov-venv ## terraform fmt, HCL rule tests and checkov.
-	terraform fmt -check -recursive terraform
+	@command -v terraform >/dev/null || { echo 'make terraform-check: terraform is not installed; the checks need the terraform binary (https://developer.hashicorp.com/terraform/install).' >&2; exit 1; }
+	CHECKPOINT_DISABLE=1 terraform fmt -check -recursive -diff terraform
 	$(VENV)/bin/python -m pytest -q terraform/tests
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --config-file terraform/.checkov.yml -d terraform
 
-vagrant-validate: ## vagrant validate of the Vagrantfile.
-	vagrant validate
+vagrant-validate: venv ## vagrant validate of the Vagrantfile; its default lab matches inventories/vagrant.
+	@# libvirt: its plugin comes with Debian's vagrant-libvirt; the VirtualBox block needs VirtualBox installed to be checked.
+	env -u LAB_NODES -u LAB_NETWORK_PREFIX VAGRANT_DEFAULT_PROVIDER=libvirt vagrant validate
+	@# The committed inventory must describe the lab the Vagrantfile makes by default.
+	diff <(ansible-inventory -i inventories/vagrant --list) \
+	  <(ansible-inventory -i inventories/vagrant -i .vagrant/lab-inventory.yml --list) \
+	  || { echo 'inventories/vagrant/hosts.yml does not match the Vagrantfile defaults' >&2; exit 1; }
+	@# Wrong settings must stop Vagrant with a message naming the setting.
+	@out=$$(LAB_NODES=2 vagrant validate 2>&1) && { echo 'vagrant validate accepted LAB_NODES=2' >&2; exit 1; }; \
+	  grep -q 'LAB_NODES="2" is not valid' <<<"$$out" || { echo "LAB_NODES=2 failed without naming the setting: $$out" >&2; exit 1; }
 
 test-app: app-venv ## The app's tests: SQLite and a real PostgreSQL, HTTP against gunicorn, fuzzing.
 	$(APP_VENV)/bin/python -m pytest -q app/tests

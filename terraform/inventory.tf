@@ -1,0 +1,18 @@
+# The Ansible inventory of the GCP path: `ansible-playbook -i inventories/gcp playbooks/site.yml`
+# needs nothing else. The first node creates the cluster; MetalLB's pool is its internal IP
+# (inventories/gcp/group_vars), which Google's NAT maps to its static external IP.
+resource "local_file" "ansible_inventory" {
+  filename        = "${path.module}/../inventories/gcp/hosts.yml"
+  file_permission = "0644"
+  content = templatefile("${path.module}/templates/hosts.yml.tftpl", {
+    nodes = [
+      for node in google_compute_instance.node : {
+        name        = node.name
+        external_ip = node.network_interface[0].access_config[0].nat_ip
+        internal_ip = node.network_interface[0].network_ip
+      }
+    ]
+    ssh_user             = var.ssh_user
+    ssh_private_key_file = pathexpand(local.ssh_private_key_path)
+  })
+}

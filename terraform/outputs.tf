@@ -1,0 +1,24 @@
+output "external_ips" {
+  description = "Static external IP of each node, by name."
+  value       = { for node in google_compute_instance.node : node.name => node.network_interface[0].access_config[0].nat_ip }
+}
+
+output "internal_ips" {
+  description = "Internal IP of each node on the cluster subnet, by name."
+  value       = { for node in google_compute_instance.node : node.name => node.network_interface[0].network_ip }
+}
+
+output "ssh_commands" {
+  description = "How to log in to each node."
+  value       = [for node in google_compute_instance.node : "ssh -i ${pathexpand(local.ssh_private_key_path)} ${var.ssh_user}@${node.network_interface[0].access_config[0].nat_ip}"]
+}
+
+output "service_url" {
+  description = "Where Kong answers once playbooks/site.yml has run."
+  value       = "http://${google_compute_address.node[0].address}/"
+}
+
+output "ansible_inventory" {
+  description = "The inventory file written for Ansible."
+  value       = abspath(local_file.ansible_inventory.filename)
+}

@@ -1,0 +1,111 @@
+"""Shared helpers for the offline checks of terraform/.
+
+Provider downloads are unreachable here, so `terraform validate` cannot run. These tests use
+what does run offline: python-hcl2 to read the configuration, and the real `terraform` binary
+for the parts that need Terraform's own semantics (variable validation, templatefile).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import hcl2
+import pytest
+
+TERRAFORM_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = TERRAFORM_DIR.parent
+
+# Terraform phones home for version news unless told not to; tests talk to nobody.
+TERRAFORM_ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "NO_COLOR": "1"}
+
+
+def unquote(value):
+    """python-hcl2 keeps the quotes of names and string literals; strip them."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def load_hcl(path):
+    with open(path, encoding="utf-8") as handle:
+        return hcl2.load(handle)
+
+
+def blocks(tree, kind):
+    """Yield (labels, body) for every block of one kind: ("google_compute_firewall", "web"), {...}."""
+    for entry in tree.get(kind, []):
+        for first, body in entry.items():
+            if kind == "resource":
+                for second, inner in body.items():
+                    yield (unquote(first), unquote(second)), inner
+            else:
+                yield (unquote(first),), body
+
+
+def load_configuration(directory=TERRAFORM_DIR):
+    """Every .tf file of a directory, parsed, by file name."""
+    files = sorted(Path(directory).glob("*.tf"))
+    if not files:
+        raise FileNotFoundError(f"no .tf files in {directory}")
+    return {path.name: load_hcl(path) for path in files}
+
+
+def resources(configuration, resource_type):
+    for tree in configuration.values():
+        for (kind, name), body in blocks(tree, "resource"):
+            if kind == resource_type:
+                yield name, body
+
+
+@pytest.fixture(scope="session")
+def configuration():
+    return load_configuration()
+
+
+@pytest.fixture(scope="session")
+def terraform():
+    binary = shutil.which("terraform")
+    if binary is None:
+        pytest.fail(
+            "terraform is not on PATH: these checks need the terraform binary (1.9 or later); "
+            "install it from https://developer.hashicorp.com/terraform/install",
+            pytrace=False,
+        )
+    return binary
+
+
+def run_terraform(terraform, args, cwd, stdin=None):
+    return subprocess.run(
+        [terraform, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=TERRAFORM_ENV,
+        timeout=120,
+        check=False,
+    )
+
+
+def venv_tool(name):
+    """A tool installed beside the Python running the tests (the pinned .venv)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        pytest.fail(f"{name} is not in {path.parent}; run the tests with the venv's python (make terraform-check)", pytrace=False)
+    return str(path)
+
+
+def ansible_inventory_list(inventory_dir):
+    """`ansible-inventory --list` of an inventory, as JSON: what Ansible really sees."""
+    result = subprocess.run(
+        [venv_tool("ansible-inventory"), "-i", str(inventory_dir), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"ansible-inventory rejected {inventory_dir}:\n{result.stderr}"
+    return json.loads(result.stdout)

@@ -1,0 +1,80 @@
+"""The inventory Terraform writes (inventories/gcp/hosts.yml) is a valid Ansible inventory that
+follows the repository's conventions: group microk8s, first host creates the cluster, node_ip and
+ansible_host per host, the SSH user and key for the group.
+
+The template is rendered by Terraform's own templatefile (through `terraform console`, offline),
+then read back by ansible-inventory from the venv.
+"""
+
+import base64
+import json
+import re
+import shutil
+
+import pytest
+
+from conftest import REPO_ROOT, TERRAFORM_DIR, ansible_inventory_list, load_hcl, resources, run_terraform, unquote
+
+TEMPLATE = TERRAFORM_DIR / "templates" / "hosts.yml.tftpl"
+
+
+def render(terraform, folder, variables):
+    (folder / "vars.json").write_text(json.dumps(variables))
+    expression = f'base64encode(templatefile("{TEMPLATE}", jsondecode(file("vars.json"))))\n'
+    result = run_terraform(terraform, ["console"], cwd=folder, stdin=expression)
+    assert result.returncode == 0 and "Error" not in result.stderr, result.stderr
+    return base64.b64decode(result.stdout.strip().strip('"')).decode()
+
+
+def nodes(count):
+    return [{"name": f"comments-node-{i}", "external_ip": f"203.0.113.{10 + i}", "internal_ip": f"10.10.0.{i + 1}"} for i in range(1, count + 1)]
+
+
+def write_inventory(tmp_path, text):
+    """The rendered file inside a copy of inventories/gcp, so its group_vars apply as they will for real."""
+    inventory = tmp_path / "inventories" / "gcp"
+    source = REPO_ROOT / "inventories" / "gcp"
+    if source.is_dir():
+        shutil.copytree(source, inventory, ignore=shutil.ignore_patterns("hosts.yml"))
+    inventory.mkdir(parents=True, exist_ok=True)
+    (inventory / "hosts.yml").write_text(text)
+    return inventory
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_rendered_inventory_is_what_ansible_expects(terraform, tmp_path, count):
+    variables = {"nodes": nodes(count), "ssh_user": "ubuntu", "ssh_private_key_file": "/home/me/.ssh/id_ed25519"}
+    inventory = write_inventory(tmp_path, render(terraform, tmp_path, variables))
+    listing = ansible_inventory_list(inventory)
+
+    names = [node["name"] for node in variables["nodes"]]
+    # Order matters: the first host of group microk8s creates the cluster.
+    assert listing["microk8s"]["hosts"] == names
+    for node in variables["nodes"]:
+        hostvars = listing["_meta"]["hostvars"][node["name"]]
+        assert hostvars["ansible_host"] == node["external_ip"]
+        assert hostvars["node_ip"] == node["internal_ip"]
+        assert hostvars["ansible_user"] == "ubuntu"
+        assert hostvars["ansible_ssh_private_key_file"] == "/home/me/.ssh/id_ed25519"
+
+
+def test_a_broken_template_fails_the_check(terraform, tmp_path):
+    """The rendering path reports a template that no longer matches the variables Terraform passes."""
+    with pytest.raises(AssertionError):
+        render(terraform, tmp_path, {"nodes": nodes(1), "ssh_user": "ubuntu"})
+
+
+def test_inventory_tf_passes_every_variable_the_template_uses():
+    template_names = set(re.findall(r"\$\{\s*(?:jsonencode\()?\s*([a-z_]+)", TEMPLATE.read_text()))
+    template_names |= set(re.findall(r"%\{\s*for\s+\w+\s+in\s+([a-z_]+)", TEMPLATE.read_text()))
+    loop_variables = set(re.findall(r"%\{\s*for\s+(\w+)\s+in", TEMPLATE.read_text()))
+    expected = template_names - loop_variables
+    files = [body for _, body in resources({"inventory.tf": load_hcl(TERRAFORM_DIR / "inventory.tf")}, "local_file")]
+    assert len(files) == 1, "inventory.tf must hold one local_file"
+    content = files[0]["content"]
+    assert "templates/hosts.yml.tftpl" in content
+    passed = set(re.findall(r"[{,]\s*([a-z_]+)\s*=", content))
+    assert expected <= passed, f"the template uses {sorted(expected - passed)} which inventory.tf does not pass"
+    for attribute in ("name", "external_ip", "internal_ip"):
+        assert f"{attribute} =" in content, f"inventory.tf does not give each node its {attribute}"
+    assert unquote(files[0]["filename"]).endswith("/../inventories/gcp/hosts.yml")
