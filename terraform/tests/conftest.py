@@ -98,6 +98,21 @@ def venv_tool(name):
     return str(path)
 
 
+def ansible_value(inventory_dir, host, expression):
+    """Evaluate a Jinja expression for one host as a play would (group_vars, hostvars), without connecting."""
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+    result = subprocess.run(
+        [venv_tool("ansible"), "-i", str(inventory_dir), host, "-m", "ansible.builtin.debug", "-a", f"msg={{{{ {expression} | to_json }}}}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"ansible could not evaluate {expression} for {host}:\n{result.stdout}\n{result.stderr}"
+    return json.loads(json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"][host]["msg"])
+
+
 def ansible_inventory_list(inventory_dir):
     """`ansible-inventory --list` of an inventory, as JSON: what Ansible really sees."""
     result = subprocess.run(

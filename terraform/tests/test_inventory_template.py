@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO_ROOT, TERRAFORM_DIR, ansible_inventory_list, load_hcl, resources, run_terraform, unquote
+from conftest import REPO_ROOT, TERRAFORM_DIR, ansible_inventory_list, ansible_value, load_hcl, resources, run_terraform, unquote
 
 TEMPLATE = TERRAFORM_DIR / "templates" / "hosts.yml.tftpl"
 
@@ -56,6 +56,17 @@ def test_rendered_inventory_is_what_ansible_expects(terraform, tmp_path, count):
         assert hostvars["node_ip"] == node["internal_ip"]
         assert hostvars["ansible_user"] == "ubuntu"
         assert hostvars["ansible_ssh_private_key_file"] == "/home/me/.ssh/id_ed25519"
+
+
+def test_metallb_pool_is_the_first_node_internal_ip(terraform, tmp_path):
+    """Google NATs the external IP to the internal one, so MetalLB must hand out exactly that address."""
+    if not (REPO_ROOT / "inventories" / "gcp" / "group_vars" / "all" / "metallb.yml").exists():
+        pytest.fail("inventories/gcp/group_vars/all/metallb.yml is missing: the GCP inventory has no MetalLB pool", pytrace=False)
+    variables = {"nodes": nodes(3), "ssh_user": "ubuntu", "ssh_private_key_file": "/home/me/.ssh/id_ed25519"}
+    inventory = write_inventory(tmp_path, render(terraform, tmp_path, variables))
+    first = variables["nodes"][0]
+    for node in variables["nodes"]:
+        assert ansible_value(inventory, node["name"], "metallb_address_pools") == [f"{first['internal_ip']}/32"]
 
 
 def test_a_broken_template_fails_the_check(terraform, tmp_path):
