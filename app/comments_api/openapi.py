@@ -7,7 +7,7 @@ accepts. The schemathesis test fuzzes the app against this document.
 from functools import lru_cache
 
 from . import __version__
-from .validation import CONTENT_ID_PATTERN
+from .validation import CONTENT_ID_PATTERN, INT64_MAX, INT64_MIN
 
 
 def openapi_document(config) -> dict:
@@ -131,7 +131,7 @@ def _document(max_comment_length: int, max_page_size: int, max_body_bytes: int) 
                         "comment": {"type": "string", "minLength": 1, "maxLength": max_comment_length, "pattern": r"\S"},
                         "content_id": {
                             "oneOf": [
-                                {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+                                {"type": "integer", "format": "int64", "minimum": INT64_MIN, "maximum": INT64_MAX},
                                 {"type": "string", "pattern": CONTENT_ID_PATTERN},
                             ]
                         },

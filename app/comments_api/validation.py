@@ -8,6 +8,8 @@ from email_validator import EmailNotValidError, validate_email
 
 CONTENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _content_id_re = re.compile(CONTENT_ID_PATTERN)
+# Numeric ids are the 64-bit integers most content systems use; anything else can be a string.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Lone surrogates (JSON allows "\ud800") cannot be encoded as UTF-8, and NUL cannot be stored in a
 # PostgreSQL text column: both are refused up front instead of failing inside the database.
 _unstorable_re = re.compile("[\x00\ud800-\udfff]")
@@ -37,10 +39,9 @@ def canonical_content_id(value, field: str = "content_id") -> str:
             raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {value!r}")
         value = int(value)
     if isinstance(value, int):
-        text = str(value)
-        if len(text) > 64:
-            raise ValidationError(f"{field} must have at most 64 digits")
-        return text
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValidationError(f"{field} as a number must be between {INT64_MIN} and {INT64_MAX}; send larger ids as strings")
+        return str(value)
     if isinstance(value, str):
         if not _content_id_re.match(value):
             raise ValidationError(f"{field} must match {CONTENT_ID_PATTERN} (letters, digits, '_' or '-', 1 to 64 characters)")

@@ -1,0 +1,117 @@
+"""Operations endpoints and logs: health, readiness, metrics, OpenAPI, Swagger UI, JSON request logs."""
+
+import json
+import re
+
+import requests
+
+from comments_api import create_app
+from comments_api.config import Settings
+from harness import free_port, wait_until
+
+
+def test_app_starts_with_the_database_down_alive_but_not_ready():
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    client = create_app(Settings.from_env({"DATABASE_URL": unreachable, "DB_CONNECT_TIMEOUT": "1"})).test_client()
+
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz").json == {"status": "OK"}
+    assert client.get("/readyz").status_code == 503
+    post = client.post("/api/comment/new", json={"email": "a@example.com", "comment": "hi", "content_id": 1})
+    assert post.status_code == 503
+    assert post.json == {"status": "ERROR", "message": "database unavailable, try again later"}
+
+
+def test_readyz_is_200_when_the_database_answers(server):
+    response = requests.get(server.url("/readyz"), timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "OK"
+
+
+def metric_value(text: str, name: str, **labels) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        sample, value = line.rsplit(" ", 1)
+        match = re.fullmatch(rf"{re.escape(name)}(?:\{{(.*)\}})?", sample)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(value)
+    return 0.0
+
+
+def test_metrics_add_up_over_several_workers(start_server, tmp_path):
+    server = start_server({"DATA_DIR": str(tmp_path)}, workers=3)
+    # New connections each time, so gunicorn spreads the requests over its workers.
+    for i in range(30):
+        assert requests.post(server.url("/api/comment/new"), json={"email": "a@example.com", "comment": f"#{i}", "content_id": 7}, timeout=5, headers={"Connection": "close"}).status_code == 200
+    for _ in range(5):
+        requests.get(server.url("/api/comment/list/7"), timeout=5, headers={"Connection": "close"})
+    requests.get(server.url("/api/comment/list/nothing-here"), timeout=5)
+
+    response = requests.get(server.url("/metrics"), timeout=5)
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = response.text
+    assert metric_value(text, "comments_created_total") == 30
+    assert metric_value(text, "http_requests_total", route="/api/comment/new", method="POST", status="200") == 30
+    assert metric_value(text, "http_request_duration_seconds_count", route="/api/comment/list/<content_id>", method="GET", status="200") == 5
+    assert metric_value(text, "http_request_duration_seconds_count", route="/api/comment/list/<content_id>", method="GET", status="404") == 1
+    assert metric_value(text, "http_request_duration_seconds_bucket", route="/api/comment/new", method="POST", status="200", le="+Inf") == 30
+    # The requests really were spread over workers, so the totals above were summed across them.
+    entries = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    pids = {e["pid"] for e in entries if e.get("msg") == "request" and e.get("method") == "POST"}
+    assert len(pids) > 1, server.log()
+
+
+def test_each_request_is_one_json_log_line(start_server, tmp_path):
+    server = start_server({"DATA_DIR": str(tmp_path)})
+    requests.post(server.url("/api/comment/new"), json={"email": "a@example.com", "comment": "hi", "content_id": 1}, headers={"X-Request-ID": "abc-123"}, timeout=5)
+    requests.get(server.url("/api/comment/list/missing"), timeout=5)
+
+    def request_lines():
+        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+        lines = [entry for entry in lines if entry.get("msg") == "request"]
+        return lines if len(lines) >= 3 else None
+
+    # /healthz (start-up probe), the POST and the GET
+    entries = wait_until(request_lines, 5, "the request log lines")
+    post = next(e for e in entries if e["method"] == "POST")
+    get = next(e for e in entries if e["path"] == "/api/comment/list/missing")
+    assert post["path"] == "/api/comment/new"
+    assert post["status"] == 200
+    assert post["request_id"] == "abc-123"
+    assert post["duration_ms"] > 0
+    assert get["status"] == 404
+    assert re.fullmatch(r"[0-9a-f]{32}", get["request_id"])
+
+
+def test_openapi_document_describes_the_api(server):
+    response = requests.get(server.url("/openapi.json"), timeout=5)
+
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    assert set(document["paths"]) >= {"/api/comment/new", "/api/comment/list/{content_id}", "/healthz", "/readyz", "/metrics"}
+    new_comment = document["components"]["schemas"]["NewComment"]
+    assert new_comment["properties"]["comment"]["maxLength"] == 5000
+
+
+def test_swagger_ui_is_served_by_the_app_itself(server):
+    for page_path, asset_prefix in (("/apidocs", "/apidocs/"), ("/apidocs/", "/apidocs/")):
+        page = requests.get(server.url(page_path), timeout=5)
+        assert page.status_code == 200
+        assert page.headers["Content-Type"].startswith("text/html")
+        # Works with no internet: every script and stylesheet is relative, served by the app.
+        references = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert references and not [r for r in references if "//" in r]
+        for name in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+            asset = requests.get(server.url(asset_prefix + name), timeout=5)
+            assert asset.status_code == 200
+            assert len(asset.content) > 1000
+    assert "SwaggerUIBundle" in requests.get(server.url("/apidocs/swagger-ui-bundle.js"), timeout=5).text
