@@ -1,0 +1,53 @@
+"""Fixtures of the manifest check: the shared schemas, the Kubernetes version, and the rendered templates."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import kube_schemas  # noqa: E402
+import rendering  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    shared = os.environ.get("SHARED")
+    if not shared:
+        pytest.fail("SHARED is not set: run through `make manifests`, or export SHARED=/path/to/shared")
+    path = Path(shared)
+    if not (path / "crds").is_dir():
+        pytest.fail("%s has no crds/ folder (SHARED must point at the shared test data)" % path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def crds(shared_dir):
+    return kube_schemas.CrdIndex(shared_dir / "crds")
+
+
+@pytest.fixture(scope="session")
+def kubernetes_version():
+    version = rendering.kubernetes_version()
+    kube_schemas.require_supported_version(version)
+    return version
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """inventory -> folder holding <role>/<template without .j2>, rendered once per session."""
+    folders = {}
+
+    def render(inventory):
+        if inventory not in folders:
+            work = tmp_path_factory.mktemp("render-" + inventory)
+            result = rendering.render_inventory(inventory, work / "work", work / "out")
+            if result.returncode != 0:
+                pytest.fail("rendering the templates with inventory %s failed:\n%s\n%s"
+                            % (inventory, result.stdout[-6000:], result.stderr[-3000:]))
+            folders[inventory] = work / "out"
+        return folders[inventory]
+
+    return render

@@ -1,0 +1,204 @@
+"""Validation of rendered Kubernetes objects and Helm values against upstream schemas.
+
+Standard kinds go to kubernetes-validate (strict: unknown fields are errors). Custom resources go to the
+openAPIV3Schema of the matching CRD version found under $SHARED/crds, tightened the way the API server's strict
+field validation reads it. Helm values go against the chart's own default values.yaml.
+Every function returns a list of problems (empty when valid) so a test can show all of them at once.
+"""
+
+import copy
+import re
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+from kubernetes_validate.utils import all_versions, major_minor
+
+
+def supported_kubernetes_versions():
+    """Kubernetes minor versions kubernetes-validate has schemas for."""
+    return sorted({major_minor(version) for version in all_versions()}, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def require_supported_version(version):
+    """Fail loudly instead of letting kubernetes-validate fall back to an older schema set."""
+    if version not in supported_kubernetes_versions():
+        raise ValueError(
+            "kubernetes-validate %s has no schemas for Kubernetes %s (it knows %s); pin a newer kubernetes-validate"
+            % (kubernetes_validate.version.__version__, version, ", ".join(supported_kubernetes_versions()))
+        )
+
+
+def _describe(error):
+    location = "/".join(str(part) for part in error.absolute_path) or "(root)"
+    return "%s: %s" % (location, error.message)
+
+
+class CrdIndex:
+    """Served versions of every CustomResourceDefinition in a folder tree, by (group, version, kind)."""
+
+    def __init__(self, crd_root):
+        self.root = Path(crd_root)
+        self.versions = {}
+        for path in sorted(self.root.rglob("*.yaml")):
+            for document in yaml.safe_load_all(path.read_text()):
+                if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
+                    continue
+                spec = document["spec"]
+                for version in spec["versions"]:
+                    key = (spec["group"], version["name"], spec["names"]["kind"])
+                    self.versions[key] = {
+                        "schema": version["schema"]["openAPIV3Schema"],
+                        "served": version.get("served", False),
+                        "scope": spec["scope"],
+                        "source": path,
+                    }
+        if not self.versions:
+            raise ValueError("no CustomResourceDefinition found under %s" % self.root)
+
+    def groups(self):
+        return {group for group, _, _ in self.versions}
+
+    def lookup(self, api_version, kind):
+        group, _, version = api_version.rpartition("/")
+        return self.versions.get((group, version, kind))
+
+
+def strict_crd_schema(schema):
+    """Return a JSON Schema that rejects what the API server's strict field validation rejects.
+
+    Structural CRD schemas leave `additionalProperties` unset and rely on pruning; with strict validation the API
+    server reports those fields instead, so objects with `properties` get `additionalProperties: false` unless the
+    schema says `x-kubernetes-preserve-unknown-fields`. `x-kubernetes-int-or-string` and `nullable` become the JSON
+    Schema they stand for. CEL rules (`x-kubernetes-validations`) are not evaluated here.
+    """
+    node = copy.deepcopy(schema)
+    _tighten(node)
+    return node
+
+
+def _tighten(node):
+    if not isinstance(node, dict):
+        return
+    for key in ("properties", "patternProperties"):
+        for child in node.get(key, {}).values():
+            _tighten(child)
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(node.get(key), dict):
+            _tighten(node[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        for child in node.get(key, []):
+            _tighten(child)
+    if node.pop("x-kubernetes-int-or-string", False):
+        node.pop("type", None)
+        node.setdefault("anyOf", []).extend([{"type": "integer"}, {"type": "string"}])
+    if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
+        if not node.get("x-kubernetes-preserve-unknown-fields"):
+            node["additionalProperties"] = False
+    if node.pop("nullable", False) and "type" in node:
+        node["type"] = [node["type"], "null"]
+
+
+def validate_standard(document, kubernetes_version):
+    """Problems kubernetes-validate --strict finds in a standard-kind object."""
+    try:
+        kubernetes_validate.validate(document, kubernetes_version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [_describe(exc)]
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return [exc.message + " (and no CRD under $SHARED/crds defines it)"]
+    return []
+
+
+def validate_custom(document, crd, kubernetes_version):
+    """Problems in a custom resource: CRD schema (strict), served version, and its ObjectMeta."""
+    problems = []
+    if not crd["served"]:
+        problems.append("%s is not a served version in %s" % (document["apiVersion"], crd["source"].name))
+    validator = jsonschema.Draft4Validator(strict_crd_schema(crd["schema"]))
+    problems.extend(_describe(error) for error in sorted(validator.iter_errors(document), key=str))
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        problems.append("metadata.name is missing")
+    elif crd["scope"] == "Namespaced" and not metadata.get("namespace"):
+        # Without it the object lands in whatever namespace the kubeconfig defaults to, where the operator
+        # (MetalLB watches metallb-system only) never sees it.
+        problems.append("metadata.namespace is missing for a namespaced custom resource")
+    if isinstance(metadata, dict):
+        # CRD schemas say only `metadata: {type: object}`; check it as the ObjectMeta the API server expects.
+        carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata}
+        problems.extend("metadata " + p for p in validate_standard(carrier, kubernetes_version))
+    return problems
+
+
+def validate_manifest_documents(documents, crds, kubernetes_version):
+    """Problems in a list of Kubernetes objects, each prefixed with the object it concerns."""
+    if not documents:
+        return ["the template rendered no Kubernetes object"]
+    problems = []
+    for position, document in enumerate(documents, start=1):
+        if not isinstance(document, dict) or not document.get("apiVersion") or not document.get("kind"):
+            problems.append("document %d is not a Kubernetes object (no apiVersion/kind)" % position)
+            continue
+        name = "%s %s" % (document["kind"], (document.get("metadata") or {}).get("name", "?"))
+        crd = crds.lookup(document["apiVersion"], document["kind"])
+        group = document["apiVersion"].rpartition("/")[0]
+        if crd is not None:
+            found = validate_custom(document, crd, kubernetes_version)
+        elif group in crds.groups():
+            found = ["%s is not a version/kind that the CRDs of group %s define" % (document["apiVersion"], group)]
+        else:
+            found = validate_standard(document, kubernetes_version)
+        problems.extend("%s: %s" % (name, problem) for problem in found)
+    return problems
+
+
+def load_documents(text):
+    """YAML documents of a rendered template, without the empty ones a leading '---' produces."""
+    return [document for document in yaml.safe_load_all(text) if document is not None]
+
+
+# Chart values that upstream leaves empty are free-form maps (annotations, nodeSelector, env ...).
+def unknown_values_keys(values, upstream, path=""):
+    """Keys set in a values file that the chart's default values.yaml does not have, as dotted paths."""
+    problems = []
+    if not isinstance(values, dict):
+        return problems
+    for key, value in values.items():
+        where = "%s.%s" % (path, key) if path else str(key)
+        if key not in upstream:
+            problems.append("%s is not a key of the chart's values" % where)
+            continue
+        reference = upstream[key]
+        if isinstance(value, dict) and isinstance(reference, dict) and reference:
+            problems.extend(unknown_values_keys(value, reference, where))
+        elif isinstance(value, dict) and reference not in (None, {}) and not isinstance(reference, dict):
+            problems.append("%s is a map here but a %s in the chart" % (where, type(reference).__name__))
+    return problems
+
+
+HELM_VALUES_TEMPLATE = re.compile(r"^(?P<chart>[a-z0-9-]+?)-values\.ya?ml\.j2$")
+
+
+def chart_values_file(template_name, charts_root):
+    """The upstream values.yaml a `<chart>-values.yaml.j2` template is checked against (exactly one must exist)."""
+    match = HELM_VALUES_TEMPLATE.match(template_name)
+    if not match:
+        raise ValueError("%s is not named <chart>-values.yaml.j2" % template_name)
+    candidates = sorted(Path(charts_root).glob("*/%s-[0-9]*-values.yaml" % match["chart"]))
+    if len(candidates) != 1:
+        raise ValueError(
+            "expected exactly one %s-<version>-values.yaml under %s, found %s"
+            % (match["chart"], charts_root, [c.name for c in candidates] or "none")
+        )
+    return candidates[0]
+
+
+def validate_helm_values(text, upstream_path):
+    """Problems in rendered Helm values: must be a map whose keys all exist in the chart's values."""
+    values = yaml.safe_load(text)
+    if not isinstance(values, dict):
+        return ["rendered values are a %s, not a map" % type(values).__name__]
+    upstream = yaml.safe_load(Path(upstream_path).read_text())
+    return unknown_values_keys(values, upstream)

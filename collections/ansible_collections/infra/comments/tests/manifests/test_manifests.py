@@ -1,0 +1,48 @@
+"""Every template a role applies, rendered with each inventory's variables, is valid for the pinned Kubernetes."""
+
+import pytest
+
+import kube_schemas
+import rendering
+
+TEMPLATES = rendering.discover_templates()
+INVENTORIES = rendering.discover_inventories()
+
+
+def test_discovery_finds_every_role_template_and_inventory():
+    # Guards the parametrisation below: an empty glob would otherwise pass by running nothing.
+    assert ("metallb", "address-pools.yaml.j2") in TEMPLATES
+    assert {"vagrant", "gcp"} <= set(INVENTORIES)
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_every_inventory_has_sample_hosts(inventory):
+    hosts = rendering.sample_hosts(inventory)
+    assert hosts, "sample_hosts.yml lists no host for %s" % inventory
+    assert all("node_ip" in variables for variables in hosts.values())
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+@pytest.mark.parametrize("role, template", TEMPLATES, ids=["/".join(t) for t in TEMPLATES])
+def test_rendered_template_is_valid(inventory, role, template, rendered, crds, kubernetes_version, shared_dir):
+    output = rendered(inventory) / role / template[: -len(".j2")]
+    assert output.is_file(), "%s/%s was not rendered for %s" % (role, template, inventory)
+    text = output.read_text()
+    name = output.name + ".j2"
+    if kube_schemas.HELM_VALUES_TEMPLATE.match(name):
+        upstream = kube_schemas.chart_values_file(name, shared_dir / "charts")
+        problems = kube_schemas.validate_helm_values(text, upstream)
+    else:
+        documents = kube_schemas.load_documents(text)
+        problems = kube_schemas.validate_manifest_documents(documents, crds, kubernetes_version)
+    assert problems == [], "%s/%s rendered for %s:\n  %s\n---\n%s" % (role, template, inventory, "\n  ".join(problems), text)
+
+
+def test_metallb_pools_follow_each_inventory(rendered):
+    """The pools the check validated are the ones the README promises for each environment."""
+    pools = {}
+    for inventory in ("vagrant", "gcp"):
+        documents = kube_schemas.load_documents((rendered(inventory) / "metallb" / "address-pools.yaml").read_text())
+        pools[inventory] = [d["spec"]["addresses"] for d in documents if d["kind"] == "IPAddressPool"]
+    assert pools["vagrant"] == [["192.168.56.200-192.168.56.220"]]
+    assert pools["gcp"] == [["10.128.0.2/32"]]
