@@ -70,7 +70,8 @@ test: lint test-collection test-infra test-app test-image ## Everything CI runs.
 lint: venv ## yamllint, ansible-lint (production profile) and actionlint.
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/ansible-lint --profile production --strict
-	$(VENV)/bin/actionlint
+	@# actionlint exits 3 when there is no workflow at all; a clone without .github/workflows has nothing to check.
+	if compgen -G '.github/workflows/*.y*ml' >/dev/null; then $(VENV)/bin/actionlint; else echo 'actionlint: no workflows in .github/workflows'; fi
 
 test-collection: sanity units manifests argspecs syntax molecule-syntax ## All checks of the collection.
 

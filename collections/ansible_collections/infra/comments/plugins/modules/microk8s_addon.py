@@ -20,7 +20,7 @@ description:
     They are used only when the addon is enabled by this task; an addon that is already enabled is left as it is.
   - Fails with a clear message when the C(microk8s) command is missing or microk8s is not running.
 author:
-  - infra.comments contributors
+  - infra.comments maintainers (@infra-comments)
 options:
   name:
     description:
