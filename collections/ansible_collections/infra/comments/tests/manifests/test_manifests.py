@@ -1,6 +1,7 @@
 """Every template a role applies, rendered with each inventory's variables, is valid for the pinned Kubernetes."""
 
 import pytest
+import yaml
 
 import kube_schemas
 import rendering
@@ -46,3 +47,15 @@ def test_metallb_pools_follow_each_inventory(rendered):
         pools[inventory] = [d["spec"]["addresses"] for d in documents if d["kind"] == "IPAddressPool"]
     assert pools["vagrant"] == [["192.168.56.200-192.168.56.220"]]
     assert pools["gcp"] == [["10.128.0.2/32"]]
+
+
+def test_metallb_chart_version_is_the_version_of_the_crds_used_for_validation(shared_dir):
+    """The pools are validated against $SHARED/crds/metallb; that is only proof if the role installs that version."""
+    defaults = yaml.safe_load((rendering.ROLES_DIR / "metallb" / "defaults" / "main.yml").read_text())
+    rows = [line for line in (shared_dir / "crds" / "README.md").read_text().splitlines() if line.startswith("| metallb/")]
+    assert len(rows) == 1, "crds/README.md has no single metallb/ row"
+    crd_version = rows[0].strip("|").split("|")[-1].strip()
+    assert "v" + defaults["metallb_chart_version"] == crd_version, (
+        "metallb_chart_version %s but $SHARED/crds/metallb holds %s: bump them together"
+        % (defaults["metallb_chart_version"], crd_version)
+    )
