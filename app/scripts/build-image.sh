@@ -29,6 +29,7 @@ DOCKER_BUILDKIT=0 docker build --network host --pull=false \
   --build-arg PIP_CA_BUNDLE="${PIP_CA_BUNDLE:-}" \
   --build-arg VERSION="$VERSION" \
   --build-arg REVISION="$(git -C "$APP_DIR" rev-parse HEAD 2>/dev/null || true)" \
+  --build-arg SOURCE="$(git -C "$APP_DIR" remote get-url origin 2>/dev/null || true)" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   -t "$REF" -t "$IMAGE:latest" "$APP_DIR" >&2
 

@@ -56,7 +56,8 @@ if ((${#cas[@]})); then
   log "trusting ${#cas[@]} extra CA certificate(s) from $EXTRA_CA_DIR"
   cp "${cas[@]}" "$ROOTFS/usr/local/share/ca-certificates/"
 fi
-chroot "$ROOTFS" update-ca-certificates >/dev/null
+# (Its "rehash: skipping ca-certificates.crt" warning is about the bundle itself and harmless.)
+chroot "$ROOTFS" update-ca-certificates 2>&1 >/dev/null | { grep -v "skipping ca-certificates.crt" >&2 || true; }
 
 # Slim: nothing here is needed to run Python; apt lists come back with `apt-get update`.
 rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/* "$ROOTFS"/var/cache/debconf/*-old \
