@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A stand-in for the microk8s command, for running the role where the snap cannot be installed.
+
+Usage: python fake_microk8s.py STATE_FILE NODE_NAME NODE_IP FIXTURE microk8s-arguments...
+
+Every fake node shares one JSON state file (the "cluster"): its nodes, enabled addons, issued join
+tokens and a log of every call. It answers with the formats the real command prints.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fcntl
+import json
+import re
+import secrets
+import sys
+
+KUBECONFIG = """apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
+    server: https://10.0.2.15:16443
+  name: microk8s-cluster
+contexts:
+- context:
+    cluster: microk8s-cluster
+    user: admin
+  name: microk8s
+current-context: microk8s
+kind: Config
+preferences: {}
+users:
+- name: admin
+  user:
+    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
+    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="""
+
+
+def status_yaml(fixture, enabled):
+    """The recorded status with each addon's status set from the cluster's enabled set."""
+    with open(fixture) as handle:
+        text = handle.read()
+
+    def flip(match):
+        name = '%s/%s' % (match.group('repo'), match.group('name'))
+        return match.group('head') + ('enabled' if name in enabled else 'disabled')
+
+    return re.sub(r'(?P<head>- name: (?P<name>\S+)\n    repository: (?P<repo>\S+)\n(?:    .*\n)*?    status: )\w+',
+                  flip, text)
+
+
+def answer(state, node, node_ip, fixture, args):
+    """Return (exit code, output) for one microk8s call, updating the state."""
+    if args[:1] == ['status']:
+        if '--format' in args:
+            return 0, status_yaml(fixture, state['enabled'])
+        return 0, 'microk8s is running\nhigh-availability: no\n'
+    if args[:1] in (['enable'], ['disable']):
+        enabled = set(state['enabled'])
+        (enabled.add if args[0] == 'enable' else enabled.discard)(args[1])
+        state['enabled'] = sorted(enabled)
+        return 0, 'Addon %s is %sd\n' % (args[1], args[0])
+    if args[:3] == ['kubectl', 'get', 'nodes']:
+        return 0, ''.join('%s %s ' % item for item in sorted(state['nodes'].items()))
+    if args[:2] == ['kubectl', 'wait']:
+        return 0, ''.join('node/%s condition met\n' % name for name in sorted(state['nodes']))
+    if args[:1] == ['add-node']:
+        token = '%s/%s' % (secrets.token_hex(16), secrets.token_hex(4))
+        state['tokens'].append(token)
+        return 0, token + '\n'
+    if args[:1] == ['join']:
+        address, _sep, token = args[1].partition('/')
+        first_ip = sorted(state['nodes'].items())[0][1]
+        if address != '%s:25000' % first_ip or token not in state['tokens']:
+            return 1, 'Connection failed. Invalid token or address (%s)\n' % args[1]
+        if node in state['nodes']:
+            return 1, 'This node is already part of a cluster\n'
+        state['tokens'].remove(token)
+        state['nodes'][node] = node_ip
+        return 0, 'Contacting cluster at %s\nSuccessfully joined the cluster.\n' % first_ip
+    if args == ['config']:
+        return 0, KUBECONFIG + '\n'
+    return 2, 'fake microk8s: unexpected arguments %r\n' % (args,)
+
+
+def main():
+    state_file, node, node_ip, fixture = sys.argv[1:5]
+    args = sys.argv[5:]
+    with open(state_file, 'r+') as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX)
+        state = json.load(handle)
+        state['calls'].append([node] + args)
+        code, output = answer(state, node, node_ip, fixture, args)
+        handle.seek(0)
+        handle.truncate()
+        json.dump(state, handle)
+    sys.stdout.write(output)
+    sys.exit(code)
+
+
+if __name__ == '__main__':
+    main()
