@@ -14,7 +14,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,9 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 APP_DIR = BENCH_DIR.parent
+# The tests' harness owns the throwaway PostgreSQL and the loopback helpers; the bench reuses them.
+sys.path.insert(0, str(APP_DIR / "tests"))
+from harness import PostgresCluster, free_port, wait_until  # noqa: E402
 VENV_BIN = Path(sys.executable).parent
 LIST_CONTENT, POST_CONTENT, SEEDED = 1, 2, 20
 GENERATED_END = "<!-- end of generated part: the analysis below is kept across runs -->"
@@ -44,12 +46,6 @@ class BenchError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http(method: str, url: str, body: dict | None = None, timeout: float = 5) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
@@ -62,21 +58,6 @@ def http(method: str, url: str, body: dict | None = None, timeout: float = 5) ->
         return exc.code, exc.read()
 
 
-def wait_until(check, seconds: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text()[-2000:] if log else ""
-            raise BenchError(f"{what}: the process exited with {proc.returncode}\n{tail}")
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise BenchError(f"{what}: not ready after {seconds} s")
-
-
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM, seconds: float = 30) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -87,61 +68,17 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM, seconds: float = 30) -> Non
             proc.wait()
 
 
-class Postgres:
-    """A throwaway PostgreSQL server on 127.0.0.1, durable settings left at their defaults.
+class DurablePostgres(PostgresCluster):
+    """The tests' cluster, but with PostgreSQL's durable defaults (fsync on): the tests turn fsync
+    off because they are about the app; a benchmark of POST must pay for real commits."""
 
-    PostgreSQL refuses to run as root, so as root it runs as `nobody`.
-    """
-
-    def __init__(self, workdir: Path):
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
-        if not bins:
-            raise BenchError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-        self.bin = bins[-1].parent
-        self.dir = workdir / "pg"
-        self.port = free_port()
-        self.log = workdir / "postgres.log"
-        self.proc = None
-        user = {}
-        self.dir.mkdir()
-        if os.geteuid() == 0:
-            user = {"user": "nobody", "group": "nogroup"}
-            shutil.chown(workdir, "nobody", "nogroup")
-            shutil.chown(self.dir, "nobody", "nogroup")
-        self.user = user
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
+        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60", "-o", options, "start")
 
     @property
     def version(self) -> str:
-        return subprocess.run([self.bin / "postgres", "--version"], capture_output=True, text=True).stdout.strip()
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        data = self.dir / "data"
-        subprocess.run(
-            [self.bin / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True, **self.user,
-        )
-        with open(self.log, "w") as log:
-            if self.user:
-                shutil.chown(self.log, "nobody", "nogroup")
-            self.proc = subprocess.Popen(
-                [self.bin / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(self.port), "-k", self.dir],
-                stdout=log, stderr=subprocess.STDOUT, **self.user,
-            )
-
-        def ready() -> bool:
-            return subprocess.run(
-                [self.bin / "pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False
-            ).returncode == 0
-
-        wait_until(ready, 30, "PostgreSQL", self.proc, self.log)
-
-    def stop(self) -> None:
-        if self.proc:
-            stop(self.proc, signal.SIGINT)  # fast shutdown
+        return subprocess.run([self.bindir / "postgres", "--version"], capture_output=True, text=True).stdout.strip()
 
 
 @dataclass
@@ -207,7 +144,15 @@ def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, env=gunicorn_env(t.env, port, args), stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: http("GET", url + "/healthz")[0] == 200, 60, f"({t.key}) gunicorn", proc, log)
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise BenchError(f"({t.key}) gunicorn exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+            try:
+                return http("GET", url + "/healthz")[0] == 200
+            except OSError:
+                return False
+
+        wait_until(answers, 60, f"({t.key}) gunicorn on {url}")
         list_path = f"/api/comment/list/{LIST_CONTENT}"
         if t.seed_over_http:
             for n in range(SEEDED):
@@ -330,7 +275,7 @@ def main(argv=None) -> int:
     results, raw = [], []
     with tempfile.TemporaryDirectory(prefix="comments-bench-") as tmp:
         workdir = Path(tmp)
-        pg = Postgres(workdir)
+        pg = None
         metrics_dir = workdir / "metrics"
         targets = [
             Target("a", "ceiling: bare WSGI", "apps.ceiling:app"),
@@ -342,8 +287,9 @@ def main(argv=None) -> int:
         ]
         try:
             if "d" in args.only:
+                pg = DurablePostgres()
                 pg.start()
-                targets[3].env["DATABASE_URL"] = pg.url
+                targets[3].env["DATABASE_URL"] = pg.url()
             for t in targets:
                 if t.key not in args.only:
                     continue
@@ -354,9 +300,10 @@ def main(argv=None) -> int:
                     t.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
                 print(f"({t.key}) {t.title}", flush=True)
                 results += bench_target(t, args, workdir, raw)
-            pg_version = pg.version
+            pg_version = pg.version if pg else "PostgreSQL not run"
         finally:
-            pg.stop()
+            if pg:
+                pg.destroy()
     wall = time.monotonic() - start
     load_after = os.getloadavg()
 
@@ -390,6 +337,6 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except BenchError as exc:
+    except (BenchError, TimeoutError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         sys.exit(1)
