@@ -85,5 +85,8 @@ resource "google_compute_instance" "node" {
   # microk8s routes pod traffic itself (Calico VXLAN); the VM never forwards for other addresses.
   can_ip_forward = false
 
+  # A new machine_type needs the VM stopped; let Terraform do it instead of failing the apply.
+  allow_stopping_for_update = true
+
   depends_on = [google_project_iam_member.node]
 }
