@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the microk8s role for real with ansible-playbook, against three local "nodes".
 
-The snap store is unreachable, so the install and firewall steps are skipped, and microk8s itself is
-fake_microk8s.py (one shared cluster state). Everything else is real: preflight on this host's facts,
+The snap store is unreachable, so the install step is skipped, ufw is not installed (the firewall step
+only reads its status), and microk8s itself is fake_microk8s.py (one shared cluster state). Everything else is real: preflight on this host's facts,
 the join decisions, token hand-over, the microk8s_addon module and the kubeconfig rewriting. The second
 run must report zero changes and join nobody again.
 """
@@ -67,7 +67,7 @@ def play(lab, *extra):
                ANSIBLE_FORCE_COLOR='0', ANSIBLE_LOCAL_TEMP=str(lab / 'tmp'), ANSIBLE_HOME=str(lab / 'ansible-home'))
     proc = subprocess.run(
         [ANSIBLE_PLAYBOOK, '-i', str(lab / 'hosts.yml'), str(lab / 'site.yml'), '-e', '@' + str(lab / 'extra.json'),
-         '--skip-tags', 'microk8s_install,microk8s_firewall'] + list(extra),
+         '--skip-tags', 'microk8s_install'] + list(extra),
         cwd=str(lab), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
     return proc.returncode, proc.stdout
 
