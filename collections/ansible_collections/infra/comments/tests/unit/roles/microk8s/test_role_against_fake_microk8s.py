@@ -68,7 +68,7 @@ def play(lab, *extra):
     proc = subprocess.run(
         [ANSIBLE_PLAYBOOK, '-i', str(lab / 'hosts.yml'), str(lab / 'site.yml'), '-e', '@' + str(lab / 'extra.json'),
          '--skip-tags', 'microk8s_install'] + list(extra),
-        cwd=str(lab), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+        cwd=str(lab), env=env, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
     return proc.returncode, proc.stdout
 
 
