@@ -52,7 +52,7 @@ tf-validate: ## terraform init + validate (needs the provider registry, so onlin
 	terraform -chdir=terraform validate
 
 molecule: venv ## Run the molecule vagrant scenarios for real (needs VMs and internet).
-	cd molecule && for s in */; do s=$${s%/}; [ -f "$$s/molecule.yml" ] && $(CURDIR)/$(VENV)/bin/molecule test -s "$$s"; done
+	for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule test -s "$$(basename "$$(dirname "$$s")")"; done
 
 run: app-venv ## Run the comments API alone on SQLite (http://127.0.0.1:8000).
 	$(APP_VENV)/bin/comments-api
@@ -91,9 +91,9 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook against both i
 	for inv in inventories/*/; do for pb in playbooks/*.yml; do \
 	  $(VENV)/bin/ansible-playbook --syntax-check -i "$$inv" "$$pb"; done; done
 
-molecule-syntax: venv ## molecule syntax for every scenario.
-	cd molecule && for s in */; do s=$${s%/}; [ -f "$$s/molecule.yml" ] || continue; \
-	  $(CURDIR)/$(VENV)/bin/molecule syntax -s "$$s"; done
+molecule-syntax: venv ## molecule syntax for every scenario, and a syntax check of the shared verify playbooks.
+	for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule syntax -s "$$(basename "$$(dirname "$$s")")"; done
+	$(VENV)/bin/ansible-playbook --syntax-check -i localhost, molecule/resources/verify-*.yml
 
 test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
 
