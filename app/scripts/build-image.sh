@@ -33,5 +33,8 @@ DOCKER_BUILDKIT=0 docker build --network host --pull=false \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   -t "$REF" -t "$IMAGE:latest" "$APP_DIR" >&2
 
+# Earlier builds of this image lose their tag to this one: drop them (not the builder stage's
+# cache, which carries no such label), so repeated builds do not pile up.
+docker image prune --force --filter "label=org.opencontainers.image.title=comments-api" >/dev/null
 image_sizes "$REF" >/dev/null
 echo "$REF"
