@@ -38,11 +38,11 @@ def list_comments(content_id: str):
     content_id = validation.canonical_content_id(content_id)
     limit, offset = validation.page(request.args, current_app.config["MAX_PAGE_SIZE"])
     db = _db()
-    rows = db.list_comments(content_id, limit, offset)
+    body = db.list_json(content_id, limit, offset)
     # An empty page past the end of an existing list is a 200 []; only a content id with no
     # comments at all is the original's 404.
-    if not rows and (offset == 0 or not db.has_comments(content_id)):
+    if body == "[]" and (offset == 0 or not db.has_comments(content_id)):
         response = jsonify(status="NOT-FOUND", message=f"content_id {content_id} not found")
         response.status_code = 404
         return response
-    return jsonify(rows)
+    return current_app.response_class(body, mimetype="application/json")

@@ -2,6 +2,7 @@
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -45,12 +46,17 @@ def metric_value(text: str, name: str, **labels) -> float:
 
 
 def test_metrics_add_up_over_several_workers(start_server, tmp_path):
-    server = start_server({"DATA_DIR": str(tmp_path)}, workers=3)
-    # New connections each time, so gunicorn spreads the requests over its workers.
-    for i in range(30):
-        assert requests.post(server.url("/api/comment/new"), json={"email": "a@example.com", "comment": f"#{i}", "content_id": 7}, timeout=5, headers={"Connection": "close"}).status_code == 200
+    # sync workers take one connection at a time, so concurrent clients are spread over all three.
+    server = start_server({"DATA_DIR": str(tmp_path), "WORKER_CLASS": "sync", "THREADS": "1"}, workers=3)
+
+    def post(i):
+        body = {"email": "a@example.com", "comment": f"#{i}", "content_id": 7}
+        return requests.post(server.url("/api/comment/new"), json=body, timeout=10).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(post, range(30))) == [200] * 30
     for _ in range(5):
-        requests.get(server.url("/api/comment/list/7"), timeout=5, headers={"Connection": "close"})
+        requests.get(server.url("/api/comment/list/7"), timeout=5)
     requests.get(server.url("/api/comment/list/nothing-here"), timeout=5)
 
     response = requests.get(server.url("/metrics"), timeout=5)

@@ -90,7 +90,7 @@ def test_readyz_follows_postgresql_going_away_and_coming_back(start_server):
         cluster.stop()
         wait_until(lambda: requests.get(server.url("/readyz"), timeout=5).status_code == 503, 15, "/readyz to say 503")
         during = server.post_comment(3, comment="during the outage")
-        assert during.status_code == 503
+        assert during.status_code == 503, server.log()
         assert during.json()["status"] == "ERROR"
         assert requests.get(server.url("/healthz"), timeout=5).status_code == 200
 
