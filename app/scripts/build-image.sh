@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build the comments API image and print its size and the size of the layers it adds to its base.
 #   build-image.sh                               # local debootstrap base (no registry needed)
-#   BASE_IMAGE=python:3.11-slim build-image.sh   # online: the official slim Python image
+#   BASE_IMAGE=python:3.11-slim-bookworm build-image.sh   # online: the official slim Python image
 # Env: IMAGE (repository, default infra-comments/comments-api), BASE_IMAGE, PIP_CA_BUNDLE (a CA
 # bundle path inside the base for pip behind a TLS proxy; set automatically for the local base).
 # Prints the built image reference on stdout; everything else goes to stderr.
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 APP_DIR=$(cd "$(dirname "$0")/.." && pwd)

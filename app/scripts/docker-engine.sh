@@ -6,6 +6,7 @@
 # No registry is reachable and the sandbox has no bridge networking, so dockerd runs without a
 # bridge or iptables rules; builds and containers use --network host (loopback only).
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 STATE_DIR=${DOCKERD_STATE_DIR:-/var/lib/infra-comments-dockerd}

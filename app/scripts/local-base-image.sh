@@ -7,6 +7,7 @@
 # Env: LOCAL_BASE_IMAGE (tag, default infra-comments/base:bookworm), DEBIAN_MIRROR (default: the
 # mirror this machine's apt uses), EXTRA_CA_DIR (default /usr/local/share/ca-certificates).
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 IMAGE=${LOCAL_BASE_IMAGE:-infra-comments/base:bookworm}

@@ -5,6 +5,7 @@
 # All traffic stays on loopback (--network host, the app bound to 127.0.0.1).
 # Env: IMAGE_BUDGET_MB (layers added on top of the base, default 40), plus build-image.sh's.
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need docker curl python3
 
@@ -62,7 +63,7 @@ done
 ok "HEALTHCHECK reports healthy"
 
 health=$(curl -fsS --max-time 5 "$URL/healthz") || fail "GET /healthz failed"
-[[ $health == *'"OK"'* ]] && ok "GET /healthz: $health" || fail "GET /healthz answered $health"
+if [[ $health == *'"OK"'* ]]; then ok "GET /healthz: $health"; else fail "GET /healthz answered $health"; fi
 
 content_id=$((RANDOM + 1000))
 email=image-test@example.com
@@ -85,7 +86,7 @@ assert rows[0]["email"] == sys.argv[2] and rows[0]["comment"] == sys.argv[3], ro
 else fail "GET /api/comment/list/$content_id answered $code: $body"; fi
 
 missing=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$URL/api/comment/list/999999999")
-[[ $missing == 404 ]] && ok "unknown content_id: 404" || fail "unknown content_id answered $missing, expected 404"
+if [[ $missing == 404 ]]; then ok "unknown content_id: 404"; else fail "unknown content_id answered $missing, expected 404"; fi
 
 uid=$(docker exec "$NAME" sh -c 'awk "/^Uid:/ {print \$2}" /proc/1/status')
 if [[ -n $uid && $uid != 0 ]]; then ok "PID 1 runs as uid $uid (non-root)"; else fail "PID 1 runs as uid '${uid}'"; fi
