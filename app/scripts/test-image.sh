@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the image (reusing the local base) and test it for real in a local Docker engine:
 # size budget, no compilers or pip in it, OCI labels, HEALTHCHECK turning healthy, /healthz,
-# a POST and a list against the running container, non-root user, graceful stop on SIGTERM.
+# a POST and a list against the running container, non-root user, graceful stop on SIGTERM,
+# and a run with a read-only root filesystem.
 # All traffic stays on loopback (--network host, the app bound to 127.0.0.1).
 # Env: IMAGE_BUDGET_MB (layers added on top of the base, default 40), plus build-image.sh's.
 set -euo pipefail
@@ -16,10 +17,45 @@ fail() { log "FAIL: $*"; failures=$((failures + 1)); }
 ok() { log "ok: $*"; }
 
 cleanup() {
-  if docker container inspect "$NAME" >/dev/null 2>&1; then
-    ((failures == 0)) || { log "container logs:"; docker logs --tail 40 "$NAME" >&2 2>&1 || true; }
-    docker rm -f "$NAME" >/dev/null 2>&1 || true
-  fi
+  local name
+  for name in "$NAME" "$NAME-ro"; do
+    docker container inspect "$name" >/dev/null 2>&1 || continue
+    ((failures == 0)) || { log "logs of $name:"; docker logs --tail 40 "$name" >&2 2>&1 || true; }
+    docker rm -f "$name" >/dev/null 2>&1 || true
+  done
+}
+
+# start_container NAME PORT [docker run options...]: run the image on 127.0.0.1:PORT and wait until
+# its own HEALTHCHECK says healthy (checked every 2 s here so the test does not wait 10 s a probe).
+start_container() {
+  local name=$1 port=$2 status deadline=$((SECONDS + 90))
+  shift 2
+  docker run -d --name "$name" --network host --health-interval 2s \
+    -e PORT="$port" -e HOST=127.0.0.1 "$@" "$REF" >/dev/null
+  while :; do
+    status=$(docker inspect --format '{{.State.Status}} {{.State.Health.Status}}' "$name")
+    [[ $status == 'running healthy' ]] && return
+    [[ $status == running* ]] || die "$name stopped ($status); logs: $(docker logs --tail 30 "$name" 2>&1)"
+    ((SECONDS < deadline)) || die "$name is not healthy after 90 s ($status)"
+    sleep 1
+  done
+}
+
+# stop_container NAME: docker stop sends the image's STOPSIGNAL (SIGTERM); exit 137 would mean SIGKILL.
+stop_container() {
+  local name=$1 start=$SECONDS exit_code
+  docker stop --time 20 "$name" >/dev/null
+  exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$name")
+  if [[ $exit_code == 0 ]]; then ok "$name stopped on SIGTERM in $((SECONDS - start)) s, exit code 0"
+  else fail "$name: exit code $exit_code after docker stop (expected 0: graceful shutdown)"; fi
+}
+
+# post_comment URL CONTENT_ID EMAIL COMMENT: prints "HTTP_CODE BODY".
+post_comment() {
+  local out
+  out=$(curl -sS --max-time 5 -w '\n%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"email\": \"$3\", \"comment\": \"$4\", \"content_id\": $2}" "$1/api/comment/new") || return 1
+  printf '%s %s\n' "${out##*$'\n'}" "$(printf '%s' "${out%$'\n'*}" | tr -d '\n')"
 }
 trap cleanup EXIT
 
@@ -48,18 +84,7 @@ done
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 log "running $REF as $NAME on $URL"
-# The image's own HEALTHCHECK command, checked more often so the test does not wait 10 s per probe.
-docker run -d --name "$NAME" --network host --health-interval 2s \
-  -e PORT="$PORT" -e HOST=127.0.0.1 "$REF" >/dev/null
-
-deadline=$((SECONDS + 90))
-while :; do
-  status=$(docker inspect --format '{{.State.Status}} {{.State.Health.Status}}' "$NAME")
-  [[ $status == 'running healthy' ]] && break
-  [[ $status == running* ]] || die "the container stopped ($status); logs: $(docker logs --tail 30 "$NAME" 2>&1)"
-  ((SECONDS < deadline)) || die "the container is not healthy after 90 s ($status)"
-  sleep 1
-done
+start_container "$NAME" "$PORT"
 ok "HEALTHCHECK reports healthy"
 
 health=$(curl -fsS --max-time 5 "$URL/healthz") || fail "GET /healthz failed"
@@ -68,12 +93,9 @@ if [[ $health == *'"OK"'* ]]; then ok "GET /healthz: $health"; else fail "GET /h
 content_id=$((RANDOM + 1000))
 email=image-test@example.com
 comment="posted from test-image.sh at $(date -u +%FT%TZ)"
-post=$(curl -sS --max-time 5 -w '\n%{http_code}' -H 'Content-Type: application/json' \
-  -d "{\"email\": \"$email\", \"comment\": \"$comment\", \"content_id\": $content_id}" \
-  "$URL/api/comment/new") || fail "POST /api/comment/new: no answer"
-code=${post##*$'\n'}; body=${post%$'\n'*}; body=${body%$'\n'}
-if [[ $code == 200 && $body == *'"SUCCESS"'* ]]; then ok "POST /api/comment/new: $code $body"
-else fail "POST /api/comment/new answered $code: $body"; fi
+post=$(post_comment "$URL" "$content_id" "$email" "$comment") || fail "POST /api/comment/new: no answer"
+if [[ $post == '200 '*'"SUCCESS"'* ]]; then ok "POST /api/comment/new: $post"
+else fail "POST /api/comment/new answered: $post"; fi
 
 list=$(curl -sS --max-time 5 -w '\n%{http_code}' "$URL/api/comment/list/$content_id") || fail "GET list: no answer"
 code=${list##*$'\n'}; body=${list%$'\n'*}; body=${body%$'\n'}
@@ -93,12 +115,17 @@ if [[ -n $uid && $uid != 0 ]]; then ok "PID 1 runs as uid $uid (non-root)"; else
 if docker exec "$NAME" sh -c "touch /opt/venv/x" 2>/dev/null; then fail "the app user can write into /opt/venv"
 else ok "the app user cannot write into /opt/venv"; fi
 
-# 3. Graceful stop: docker stop sends the image's STOPSIGNAL (SIGTERM); exit 137 would mean SIGKILL.
-start=$SECONDS
-docker stop --time 20 "$NAME" >/dev/null
-exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$NAME")
-if [[ $exit_code == 0 ]]; then ok "stopped on SIGTERM in $((SECONDS - start)) s, exit code 0"
-else fail "exit code $exit_code after docker stop (expected 0: graceful shutdown)"; fi
+# 3. Graceful stop.
+stop_container "$NAME"
+
+# 4. As Kubernetes runs it with readOnlyRootFilesystem: only /tmp and the data directory writable.
+PORT=$(free_port)
+start_container "$NAME-ro" "$PORT" --read-only --tmpfs /tmp \
+  --tmpfs /var/lib/comments-api:uid=10001,gid=10001,mode=0750
+post=$(post_comment "http://127.0.0.1:$PORT" 1 "$email" "read-only root filesystem") || post="no answer"
+if [[ $post == '200 '* ]]; then ok "read-only root filesystem (tmpfs /tmp and data dir): healthy, POST 200"
+else fail "read-only root filesystem: POST answered $post"; fi
+stop_container "$NAME-ro"
 
 if ((failures)); then die "$failures check(s) failed."; fi
 log "all checks passed for $REF"
