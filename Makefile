@@ -31,7 +31,7 @@ lab: venv ## Bring the Vagrant lab up (checks Vagrant and a provider first).
 	elif vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt && [ -e /dev/kvm ] && \
 	  { virsh -c qemu:///system version >/dev/null 2>&1 || [ -w /var/run/libvirt/libvirt-sock ]; }; then :; \
 	else echo 'make lab: no usable VM provider. Install VirtualBox, or libvirt with the plugin (apt-get install vagrant-libvirt libvirt-daemon-system qemu-kvm, then add yourself to the libvirt group and log in again). libvirt also needs /dev/kvm (virtualisation on in the BIOS).' >&2; exit 1; fi
-	VAGRANT_EXPERIMENTAL=disks vagrant up
+	VAGRANT_EXPERIMENTAL=disks vagrant up --provision
 
 lab-destroy: ## Destroy the Vagrant lab's VMs.
 	vagrant destroy -f
