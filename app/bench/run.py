@@ -30,6 +30,7 @@ APP_DIR = BENCH_DIR.parent
 # The tests' harness owns the throwaway PostgreSQL and the loopback helpers; the bench reuses them.
 sys.path.insert(0, str(APP_DIR / "tests"))
 from harness import PostgresCluster, free_port, wait_until  # noqa: E402
+
 VENV_BIN = Path(sys.executable).parent
 LIST_CONTENT, POST_CONTENT, SEEDED = 1, 2, 20
 GENERATED_END = "<!-- end of generated part: the analysis below is kept across runs -->"
@@ -62,7 +63,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(root: int | None) -> float:
-    """User + system CPU seconds used so far by process `root` and all its descendants."""
+    """User + system CPU seconds used so far by process `root` and all its descendants.
+
+    A process's own time plus that of its children it has reaped: PostgreSQL backends come and go
+    with the pool's overflow connections, and their time must not vanish with them.
+    """
     if root is None:
         return 0.0
     procs = {}
@@ -73,7 +78,8 @@ def cpu_seconds(root: int | None) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # exited meanwhile
-        procs[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime+stime
+        # ppid; utime + stime + cutime + cstime
+        procs[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
     tree, grew = {root}, True
     while grew:
         grew = False
