@@ -63,9 +63,12 @@ def main(argv=None) -> int:
         print(f"comments-api: {exc}", file=sys.stderr)
         return 2
     made = prepare_metrics_dir()
+    master = os.getpid()
     try:
         CommentsApplication(options).run()
     finally:
-        if made:
+        # Workers are forked from inside run() and leave through SystemExit, so they pass this
+        # `finally` too: only the master may remove the directory the other workers still use.
+        if made and os.getpid() == master:
             shutil.rmtree(made, ignore_errors=True)
     return 0

@@ -80,6 +80,8 @@ def make_engine(settings: Settings):
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             # Every request runs one statement: autocommit saves the BEGIN/COMMIT round trips.
             isolation_level="AUTOCOMMIT",
+            # With autocommit no transaction is ever left open: no ROLLBACK needed on check-in.
+            pool_reset_on_return=None,
         )
         event.listen(
             engine,
@@ -99,6 +101,8 @@ def make_engine(settings: Settings):
         # Every request runs one statement: autocommit saves the BEGIN and ROLLBACK/COMMIT round
         # trips (three round trips per request become one).
         isolation_level="AUTOCOMMIT",
+        # With autocommit no transaction is ever left open: no ROLLBACK needed on check-in.
+        pool_reset_on_return=None,
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
             "options": "-c timezone=UTC",

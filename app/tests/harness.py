@@ -136,6 +136,7 @@ class AppServer:
 
     def __init__(self, env: dict, log_path: Path, workers: int = 2):
         self.port = free_port()
+        self.workers = workers
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {
@@ -166,6 +167,9 @@ class AppServer:
     def _healthy(self) -> bool:
         if self.process.poll() is not None:
             raise RuntimeError(f"comments-api exited with {self.process.returncode}:\n{self.log()}")
+        # Every worker has built its app: tests that need requests spread over workers rely on it.
+        if self.log(tail=None).count('"msg": "app created"') < self.workers:
+            return False
         try:
             return requests.get(self.url("/healthz"), timeout=1).status_code == 200
         except requests.RequestException:
@@ -175,20 +179,26 @@ class AppServer:
         return self.base_url + path
 
     def stop(self, timeout: float = 30) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
+        """SIGTERM, as Kubernetes or systemd would send; the exit code (SIGKILL after timeout)."""
+        if self.process is None:
+            return None
         try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait(10)
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait(10)
+            return self.process.returncode
         finally:
             self._log.close()
 
-    def log(self) -> str:
+    def log(self, tail: int | None = 5000) -> str:
+        """The server's output (stdout and stderr); its last `tail` characters unless None."""
         try:
-            return self.log_path.read_text(errors="replace")[-5000:]
+            text = self.log_path.read_text(errors="replace")
+            return text[-tail:] if tail else text
         except OSError:
             return ""
 

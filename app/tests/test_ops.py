@@ -70,7 +70,7 @@ def test_metrics_add_up_over_several_workers(start_server, tmp_path):
     assert metric_value(text, "http_request_duration_seconds_count", route="/api/comment/list/<content_id>", method="GET", status="404") == 1
     assert metric_value(text, "http_request_duration_seconds_bucket", route="/api/comment/new", method="POST", status="200", le="+Inf") == 30
     # The requests really were spread over workers, so the totals above were summed across them.
-    entries = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    entries = [json.loads(line) for line in server.log(tail=None).splitlines() if line.startswith("{")]
     pids = {e["pid"] for e in entries if e.get("msg") == "request" and e.get("method") == "POST"}
     assert len(pids) > 1, server.log()
 
@@ -81,7 +81,7 @@ def test_each_request_is_one_json_log_line(start_server, tmp_path):
     requests.get(server.url("/api/comment/list/missing"), timeout=5)
 
     def request_lines():
-        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+        lines = [json.loads(line) for line in server.log(tail=None).splitlines() if line.startswith("{")]
         lines = [entry for entry in lines if entry.get("msg") == "request"]
         return lines if len(lines) >= 3 else None
 
@@ -121,3 +121,16 @@ def test_swagger_ui_is_served_by_the_app_itself(server):
             assert asset.status_code == 200
             assert len(asset.content) > 1000
     assert "SwaggerUIBundle" in requests.get(server.url("/apidocs/swagger-ui-bundle.js"), timeout=5).text
+
+
+def test_workers_recycled_by_max_requests_keep_serving_and_counting(start_server, tmp_path):
+    server = start_server({"DATA_DIR": str(tmp_path), "MAX_REQUESTS": "10"}, workers=2)
+
+    codes = [server.post_comment(8, comment=f"#{i}").status_code for i in range(60)]
+
+    assert codes == [200] * 60
+    assert len(server.list_comments(8).json()) == 60
+    metrics = requests.get(server.url("/metrics"), timeout=5).text
+    # Counts of workers that have exited stay in the total.
+    assert metric_value(metrics, "comments_created_total") == 60
+    assert server.log(tail=None).count("Booting worker") > 2

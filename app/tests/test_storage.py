@@ -14,7 +14,7 @@ def test_comments_survive_a_restart_on_sqlite(start_server, tmp_path):
     env = {"DATA_DIR": str(tmp_path / "data")}
     first = start_server(env)
     first.post_comment(1, comment="before the restart")
-    assert first.stop() == 0
+    assert first.stop() == 0, first.log()
 
     second = start_server(env)
 
@@ -47,7 +47,8 @@ def test_replicas_starting_together_create_the_schema_once_without_errors(start_
 
     for server in servers:
         assert requests.get(server.url("/readyz"), timeout=5).status_code == 200
-        assert "Traceback" not in server.log() and '"level": "warning"' not in server.log(), server.log()
+        log = server.log(tail=None)
+        assert "Traceback" not in log and '"level": "warning"' not in log, log
     servers[0].post_comment(9)
     assert len(servers[3].list_comments(9).json()) == 1
 
