@@ -135,10 +135,10 @@ SQL_ANY = "SELECT 1 FROM comments WHERE content_id = ? LIMIT 1"
 # PostgreSQL renders the list as JSON text itself, in C: that saves converting every row to
 # Python objects and back to JSON in the worker, the largest cost of a list request.
 SQL_JSON_POSTGRESQL = (
-    "SELECT coalesce(jsonb_agg(jsonb_build_object("
-    "'id', id, 'email', email, 'comment', comment, "
-    """'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-    ") ORDER BY id), '[]')::text FROM ({rows}) AS page"
+    "SELECT coalesce(json_agg(page ORDER BY id), '[]')::text FROM ("
+    "SELECT id, email, comment, "
+    """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at """
+    "FROM comments WHERE content_id = ? ORDER BY id{page}) AS page"
 )
 PAGE = " LIMIT ? OFFSET ?"
 
@@ -154,8 +154,8 @@ class Database:
         self._schema_lock = threading.Lock()
         statements = {"insert": SQL_INSERT, "any": SQL_ANY, "list": SQL_ROWS, "page": SQL_ROWS + PAGE}
         if self.backend == "postgresql":
-            statements["list"] = SQL_JSON_POSTGRESQL.format(rows=SQL_ROWS)
-            statements["page"] = SQL_JSON_POSTGRESQL.format(rows=SQL_ROWS + PAGE)
+            statements["list"] = SQL_JSON_POSTGRESQL.format(page="")
+            statements["page"] = SQL_JSON_POSTGRESQL.format(page=PAGE)
         placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = {name: sql.replace("?", placeholder) for name, sql in statements.items()}
         self._to_stored = _sqlite_stored if self.backend == "sqlite" else (lambda value: value)
