@@ -57,7 +57,8 @@ def answer(state, node, node_ip, fixture, args):
     if args[:1] == ['status']:
         if '--format' in args:
             return 0, status_yaml(fixture, state['enabled'])
-        return 0, 'microk8s is running\nhigh-availability: no\n'
+        # microk8s calls the datastore highly available from three voters on.
+        return 0, 'microk8s is running\nhigh-availability: %s\n' % ('yes' if len(state['nodes']) >= 3 else 'no')
     if args[:1] in (['enable'], ['disable']):
         enabled = set(state['enabled'])
         (enabled.add if args[0] == 'enable' else enabled.discard)(args[1])

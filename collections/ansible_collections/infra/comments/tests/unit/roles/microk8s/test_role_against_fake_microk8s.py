@@ -89,6 +89,8 @@ def test_first_run_forms_the_cluster_and_the_second_changes_nothing(lab):
     assert sorted(call[0] for call in calls(lab, 'join')) == ['node2', 'node3']
     assert all(call[2] == '192.0.2.11:25000/' + call[2].split('/', 1)[1] for call in calls(lab, 'join'))
     assert len(calls(lab, 'add-node')) == 2 and state['tokens'] == []
+    # Three nodes: the first one waits until microk8s reports the control plane highly available.
+    assert re.search(r'formed an HA control plane\.\] \*+\n(?:skipping: .*\n)*ok: \[node1\]', output), output
     # Addons run once, on the first node, only for those not already enabled.
     assert [call[:3] for call in calls(lab, 'enable')] == [
         ['node1', 'enable', 'core/hostpath-storage'], ['node1', 'enable', 'core/metrics-server']]
