@@ -65,7 +65,7 @@ def _parse_entry(entry):
             raise ValueError("not a valid CIDR (%s)" % exc) from exc
         return network[0], network[-1]
     if "-" in text:
-        start_text, _, end_text = text.partition("-")
+        start_text, end_text = text.split("-", 1)
         try:
             start = ipaddress.ip_address(start_text.strip())
             end = ipaddress.ip_address(end_text.strip())

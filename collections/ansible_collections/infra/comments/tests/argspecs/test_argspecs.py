@@ -61,7 +61,7 @@ def all_cases():
 
 
 def run_cases(role, cases, work):
-    """Run the role once, with one inventory host per case (all localhost), and return each host's task results.
+    """Run the role once, with one inventory host per case (all localhost); return each host's task results.
 
     Inventory host variables rank above role defaults, like the inventory group_vars users set them in.
     """
@@ -88,13 +88,13 @@ def run_cases(role, cases, work):
     for play_report in report["plays"]:
         for task in play_report["tasks"]:
             for name, host_result in task["hosts"].items():
-                per_host[name].append((task["task"]["name"], host_result))
+                per_host[name].append(dict(host_result, task_name=task["task"]["name"]))
     return per_host
 
 
 @pytest.fixture(scope="session")
 def role_results(tmp_path_factory):
-    """role -> list of (task name, result) per case, from one ansible-playbook run per role."""
+    """(role, case number) -> that case's task results in order, from one ansible-playbook run per role."""
     cache = {}
 
     def results(role, number):
@@ -115,10 +115,10 @@ def test_every_role_has_an_argument_spec_and_cases(role):
 @pytest.mark.parametrize("role, case, number", all_cases())
 def test_wrong_value_fails_before_any_change(role, case, number, role_results):
     results = role_results(role, number)
-    assert any(result.get("failed") for _, result in results), "the role accepted %s" % case["vars"]
-    ran_past_validation = [name for name, result in results if result.get("action") not in ALLOWED_ACTIONS]
+    assert any(result.get("failed") for result in results), "the role accepted %s" % case["vars"]
+    ran_past_validation = [result["task_name"] for result in results if result.get("action") not in ALLOWED_ACTIONS]
     assert not ran_past_validation, "tasks ran after validation should have stopped the role: %s" % ran_past_validation
-    assert not any(result.get("changed") for _, result in results)
-    failures = ["; ".join(result.get("argument_errors") or [str(result.get("msg"))]) for _, result in results if result.get("failed")]
+    assert not any(result.get("changed") for result in results)
+    failures = ["; ".join(result.get("argument_errors") or [str(result.get("msg"))]) for result in results if result.get("failed")]
     message = failures[-1]
     assert case["variable"] in message and case["message"] in message, message

@@ -58,10 +58,10 @@ class CrdIndex:
             raise ValueError("no CustomResourceDefinition found under %s" % self.root)
 
     def groups(self):
-        return {group for group, _, _ in self.versions}
+        return {key[0] for key in self.versions}
 
     def lookup(self, api_version, kind):
-        group, _, version = api_version.rpartition("/")
+        group, version = api_version.rsplit("/", 1) if "/" in api_version else ("", api_version)
         return self.versions.get((group, version, kind))
 
 
