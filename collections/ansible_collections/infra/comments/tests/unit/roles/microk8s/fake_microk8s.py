@@ -66,6 +66,8 @@ def answer(state, node, node_ip, fixture, args):
         return 0, 'Addon %s is %sd\n' % (args[1], args[0])
     if args[:3] == ['kubectl', 'get', 'nodes']:
         return 0, ''.join('%s %s ' % item for item in sorted(state['nodes'].items()))
+    if args[:3] == ['kubectl', 'apply', '-f']:
+        return 0, 'daemonset.apps/calico-node configured\n'
     if args[:2] == ['kubectl', 'wait']:
         return 0, ''.join('node/%s condition met\n' % name for name in sorted(state['nodes']))
     if args[:1] == ['add-node']:

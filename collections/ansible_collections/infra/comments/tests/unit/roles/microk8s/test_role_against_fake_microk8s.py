@@ -26,6 +26,15 @@ COLLECTION = os.path.abspath(os.path.join(HERE, '..', '..', '..', '..'))
 REPO = os.path.abspath(os.path.join(COLLECTION, '..', '..', '..', '..'))
 FIXTURE = os.path.join(HERE, '..', '..', 'plugins', 'modules', 'fixtures', 'status_fresh_1.32.txt')
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+# The calico-node container's environment as microk8s writes it into args/cni-network/cni.yaml.
+CNI_EXCERPT = '''          env:
+            # Auto-detect the BGP IP address.
+            - name: IP
+              value: "autodetect"
+            - name: IP_AUTODETECTION_METHOD
+              value: "can-reach=10.0.2.15"
+            # Enable IPIP
+'''
 NODES = {'node1': '192.0.2.11', 'node2': '192.0.2.12', 'node3': '192.0.2.13'}
 
 
@@ -44,6 +53,10 @@ def lab(tmp_path):
         wrapper.write_text('#!/bin/sh\nexec "%s" "%s" "%s" "%s" "%s" "%s" "$@"\n' % (
             sys.executable, os.path.join(HERE, 'fake_microk8s.py'), state, name, ip, FIXTURE))
         wrapper.chmod(0o755)
+    for name in NODES:
+        cni = tmp_path / name / 'snap' / 'args' / 'cni-network' / 'cni.yaml'
+        cni.parent.mkdir(parents=True)
+        cni.write_text(CNI_EXCERPT)
     hosts = {name: {'node_ip': ip, 'ansible_host': '203.0.113.%d' % (i + 1),
                     'microk8s_user_kubeconfig': str(tmp_path / name / '.kube' / 'config')}
              for i, (name, ip) in enumerate(sorted(NODES.items()))}
@@ -58,7 +71,10 @@ def lab(tmp_path):
     (tmp_path / 'site.yml').write_text(yaml.safe_dump([{
         'name': 'microk8s', 'hosts': 'microk8s', 'roles': [{'role': 'infra.comments.microk8s'}]}]))
     # Extra vars outrank the role's vars/main.yml; templated per host, so each node calls its own wrapper.
-    (tmp_path / 'extra.json').write_text(json.dumps({'microk8s_bin': str(tmp_path) + '/microk8s-{{ inventory_hostname }}'}))
+    (tmp_path / 'extra.json').write_text(json.dumps({
+        'microk8s_bin': str(tmp_path) + '/microk8s-{{ inventory_hostname }}',
+        'microk8s_snap_data': str(tmp_path) + '/{{ inventory_hostname }}/snap',
+    }))
     return tmp_path
 
 
@@ -81,6 +97,10 @@ def calls(lab, verb):
     return [call for call in json.loads((lab / 'cluster.json').read_text())['calls'] if call[1] == verb]
 
 
+def applied(lab):
+    return [call for call in calls(lab, 'kubectl') if call[2] == 'apply']
+
+
 def test_first_run_forms_the_cluster_and_the_second_changes_nothing(lab):
     rc, output = play(lab)
     assert rc == 0, output
@@ -96,6 +116,13 @@ def test_first_run_forms_the_cluster_and_the_second_changes_nothing(lab):
         ['node1', 'enable', 'core/hostpath-storage'], ['node1', 'enable', 'core/metrics-server']]
     assert set(state['enabled']) >= {'core/dns', 'core/hostpath-storage', 'core/helm3', 'core/metrics-server'}
 
+    # Calico uses each node's InternalIP; the first node applies the DaemonSet once.
+    for name in NODES:
+        assert (lab / name / 'snap' / 'args' / 'cni-network' / 'cni.yaml').read_text() == CNI_EXCERPT.replace(
+            'can-reach=10.0.2.15', 'kubernetes-internal-ip')
+    cni_node1 = str(lab / 'node1' / 'snap' / 'args' / 'cni-network' / 'cni.yaml')
+    assert applied(lab) == [['node1', 'kubectl', 'apply', '-f', cni_node1]]
+
     controller = yaml.safe_load((lab / 'artifacts' / 'kubeconfig').read_text())
     assert controller['clusters'][0]['cluster']['server'] == 'https://203.0.113.1:16443'
     assert oct((lab / 'artifacts' / 'kubeconfig').stat().st_mode & 0o777) == '0o600'
@@ -107,6 +134,7 @@ def test_first_run_forms_the_cluster_and_the_second_changes_nothing(lab):
     assert rc == 0, output
     assert {host: counts['changed'] for host, counts in recap(output).items()} == dict.fromkeys(NODES, 0), output
     assert len(calls(lab, 'join')) == 2 and len(calls(lab, 'add-node')) == 2 and len(calls(lab, 'enable')) == 2
+    assert applied(lab) == [['node1', 'kubectl', 'apply', '-f', cni_node1]]
 
 
 def test_check_mode_on_a_new_lab_changes_nothing(lab):
@@ -116,6 +144,7 @@ def test_check_mode_on_a_new_lab_changes_nothing(lab):
     assert state['nodes'] == {'node1': NODES['node1']}
     assert calls(lab, 'enable') == [] and calls(lab, 'join') == []
     assert not (lab / 'artifacts' / 'kubeconfig').exists()
+    assert (lab / 'node2' / 'snap' / 'args' / 'cni-network' / 'cni.yaml').read_text() == CNI_EXCERPT
 
 
 def test_a_wrong_variable_fails_before_any_change(lab):
