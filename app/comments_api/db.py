@@ -1,7 +1,7 @@
 """The database: one SQLAlchemy engine (a connection pool) per process, the schema, the queries.
 
-SQLAlchemy Core rather than psycopg directly: one code path serves SQLite and PostgreSQL, the pool
-and its disconnect handling come for free, and Core statements cost little more than raw SQL.
+SQLAlchemy (with psycopg 3 for PostgreSQL) gives one engine, pool and table definition for
+SQLite and PostgreSQL. The per-request statements bypass its execution layer (see SQL_INSERT).
 """
 
 import json
