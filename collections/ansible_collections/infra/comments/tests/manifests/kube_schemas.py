@@ -92,12 +92,28 @@ def _tighten(node):
             _tighten(child)
     if node.pop("x-kubernetes-int-or-string", False):
         node.pop("type", None)
-        node.setdefault("anyOf", []).extend([{"type": "integer"}, {"type": "string"}])
+        node.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
+    if "pattern" in node:
+        node["pattern"] = python_pattern(node["pattern"])
     if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
         if not node.get("x-kubernetes-preserve-unknown-fields"):
             node["additionalProperties"] = False
     if node.pop("nullable", False) and "type" in node:
         node["type"] = [node["type"], "null"]
+
+
+INLINE_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+
+
+def python_pattern(pattern):
+    """A CRD pattern (Go RE2) as Python reads it: RE2 allows inline flags like `^(?i)` anywhere, Python only first."""
+    try:
+        re.compile(pattern)
+        return pattern
+    except re.error:
+        moved = "".join(INLINE_FLAGS.findall(pattern)) + INLINE_FLAGS.sub("", pattern)
+        re.compile(moved)
+        return moved
 
 
 def validate_standard(document, kubernetes_version):

@@ -102,6 +102,14 @@ def test_strict_schema_keeps_open_what_the_crd_leaves_open():
     assert not validator.is_valid({"labels": {"x": 1}})
 
 
+def test_go_inline_flags_are_moved_where_python_accepts_them():
+    pattern = kube_schemas.python_pattern("^(?i)(abort|warn)?$")
+    assert pattern == "(?i)^(abort|warn)?$"
+    validator = kube_schemas.jsonschema.Draft4Validator(kube_schemas.strict_crd_schema({"type": "string", "pattern": "^(?i)(abort|warn)?$"}))
+    assert validator.is_valid("WARN")
+    assert not validator.is_valid("ignore")
+
+
 def test_unsupported_kubernetes_version_is_refused():
     with pytest.raises(ValueError, match="no schemas for Kubernetes 1.99"):
         kube_schemas.require_supported_version("1.99")
@@ -139,3 +147,12 @@ def test_values_template_is_matched_to_exactly_one_chart_version(shared_dir, tmp
         (tmp_path / "kong" / ("kong-%s-values.yaml" % version)).write_text("{}\n")
     with pytest.raises(ValueError, match="exactly one"):
         kube_schemas.chart_values_file("kong-values.yaml.j2", tmp_path)
+
+
+def test_every_shared_crd_schema_becomes_a_valid_json_schema(crds):
+    """Kong and prometheus-operator resources (later roles) go through the same conversion as MetalLB's."""
+    assert {"metallb.io", "configuration.konghq.com", "monitoring.coreos.com"} <= crds.groups()
+    for (group, version, kind), crd in crds.versions.items():
+        schema = kube_schemas.strict_crd_schema(crd["schema"])
+        kube_schemas.jsonschema.Draft4Validator.check_schema(schema)
+        assert "x-kubernetes-int-or-string" not in str(schema), (group, version, kind)
