@@ -20,6 +20,12 @@ if [[ ! -x "$venv/bin/ansible-test" ]]; then
   exit 1
 fi
 
+# Without shellcheck, ansible-test skips its shellcheck test with a mere warning and still reports success.
+if ! command -v shellcheck >/dev/null; then
+  echo "sanity.sh: shellcheck is missing (apt-get install shellcheck); its sanity test would be skipped." >&2
+  exit 1
+fi
+
 # The pip version ansible-test bootstraps, and the cache file name it looks for.
 pip_version="$("$venv/bin/python" - "$python_version" <<'PY'
 import sys, types
