@@ -68,25 +68,30 @@ def setup_logging(level: str) -> None:
         logger.propagate = False
 
 
-_second = [-1, ""]  # the formatted timestamp of the current second, reused within it
+_second = (-1, "")  # (second, its formatted timestamp), reused within that second
+# Standard methods keep their name in metrics; anything else is "OTHER", so that a client
+# inventing methods cannot create new time series without end.
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
 
 
 def _write_access_line(method: str, path: str, status: int, duration: float, request_id: str) -> None:
     """One JSON line on stderr, written with a single write(2).
 
     Not through `logging`: this runs on every request, and a LogRecord plus a generic formatter
-    cost several times more. One write of a short line is atomic, so lines of concurrent
-    threads and workers never interleave. The request id was checked against a plain character
+    cost several times more. One write of a line shorter than PIPE_BUF (4 KiB; the path is cut
+    at 1 KiB) is atomic, so lines of concurrent threads and workers never interleave. The request id was checked against a plain character
     set and the status is a number, so only the method and the path need JSON escaping.
     """
+    global _second
     now = time.time()
     second = int(now)
-    if second != _second[0]:
-        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
     line = (
-        f'{{"ts": "{_second[1]}.{int((now - second) * 1000):03d}+00:00", "level": "info", '
+        f'{{"ts": "{cached[1]}.{int((now - second) * 1000):03d}+00:00", "level": "info", '
         f'"logger": "comments_api.access", "pid": {os.getpid()}, "msg": "request", '
-        f'"method": {json.dumps(method)}, "path": {json.dumps(path)}, "status": {status}, '
+        f'"method": {json.dumps(method[:16])}, "path": {json.dumps(path[:1024])}, "status": {status}, '
         f'"duration_ms": {duration * 1000:.3f}, "request_id": "{request_id}"}}\n'
     )
     os.write(2, line.encode())
@@ -110,7 +115,8 @@ def init_app(app: Flask, log_requests: bool) -> None:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
         rule = request.url_rule
-        key = (rule.rule if rule is not None else UNMATCHED_ROUTE, request.method, str(response.status_code))
+        method = request.method if request.method in _METHODS else "OTHER"
+        key = (rule.rule if rule is not None else UNMATCHED_ROUTE, method, str(response.status_code))
         pair = children.get(key)
         if pair is None:
             pair = children.setdefault(key, (REQUEST_COUNT.labels(*key), REQUEST_LATENCY.labels(*key)))

@@ -134,3 +134,13 @@ def test_workers_recycled_by_max_requests_keep_serving_and_counting(start_server
     # Counts of workers that have exited stay in the total.
     assert metric_value(metrics, "comments_created_total") == 60
     assert server.log(tail=None).count("Booting worker") > 2
+
+
+def test_invented_methods_do_not_create_new_metric_series(server):
+    for method in ("FOO", "BAR", "BAZ"):
+        assert requests.request(method, server.url("/healthz"), timeout=5).status_code == 405
+
+    metrics = requests.get(server.url("/metrics"), timeout=5).text
+
+    assert 'method="FOO"' not in metrics
+    assert metric_value(metrics, "http_requests_total", route="<unmatched>", method="OTHER", status="405") >= 3
