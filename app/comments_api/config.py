@@ -41,6 +41,19 @@ def env_bool(name: str, default: bool, environ=None) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def default_data_dir(environ) -> Path:
+    """$XDG_DATA_HOME/comments-api, else ~/.local/share/comments-api (the XDG base directory rule).
+
+    Not the working directory: `comments-api` started from a source tree would leave its
+    database there. Containers set DATA_DIR to their volume.
+    """
+    base = environ.get("XDG_DATA_HOME", "").strip()
+    if base:
+        return Path(base) / "comments-api"
+    home = environ.get("HOME", "").strip()
+    return Path(home or os.path.expanduser("~")) / ".local" / "share" / "comments-api"
+
+
 def database_url(environ=None) -> URL:
     """The SQLAlchemy URL: DATABASE_URL, else a SQLite file under DATA_DIR.
 
@@ -50,7 +63,7 @@ def database_url(environ=None) -> URL:
     environ = os.environ if environ is None else environ
     raw = environ.get("DATABASE_URL", "").strip()
     if not raw:
-        data_dir = Path(environ.get("DATA_DIR", "").strip() or "data")
+        data_dir = Path(environ.get("DATA_DIR", "").strip() or default_data_dir(environ))
         return make_url(f"sqlite:///{(data_dir / 'comments.db').absolute()}")
     try:
         url = make_url(raw)

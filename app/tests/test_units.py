@@ -11,14 +11,17 @@ from comments_api.validation import ValidationError
 
 
 class TestSettings:
-    def test_defaults_put_a_sqlite_file_under_data(self, monkeypatch, tmp_path):
-        monkeypatch.chdir(tmp_path)
-
-        settings = Settings.from_env({})
+    def test_defaults_put_a_sqlite_file_in_the_users_data_directory(self, tmp_path):
+        settings = Settings.from_env({"HOME": str(tmp_path)})
 
         assert settings.database_url.get_backend_name() == "sqlite"
-        assert settings.database_url.database == str(tmp_path / "data" / "comments.db")
+        assert settings.database_url.database == str(tmp_path / ".local/share/comments-api/comments.db")
         assert (settings.max_comment_length, settings.max_body_bytes, settings.max_page_size) == (5000, 65536, 100)
+
+    def test_xdg_data_home_is_honoured(self, tmp_path):
+        url = Settings.from_env({"XDG_DATA_HOME": str(tmp_path), "HOME": "/nonexistent"}).database_url
+
+        assert url.database == str(tmp_path / "comments-api" / "comments.db")
 
     def test_data_dir_moves_the_sqlite_file(self, tmp_path):
         url = Settings.from_env({"DATA_DIR": str(tmp_path)}).database_url
