@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -60,17 +61,18 @@ def http(method: str, url: str, body: dict | None = None, timeout: float = 5) ->
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A measurement in which one gunicorn worker holds none of wrk's connections is taken again, up
+# to this many times in all (see the note written into BENCHMARKS.md).
+ATTEMPTS = 3
 
 
-def cpu_seconds(root: int | None) -> float:
-    """User + system CPU seconds used so far by process `root` and all its descendants.
+def processes() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, CPU ticks): user + system time of the process and of the children it reaped.
 
-    A process's own time plus that of its children it has reaped: PostgreSQL backends come and go
-    with the pool's overflow connections, and their time must not vanish with them.
+    Reaped children count because PostgreSQL backends come and go with the pool's overflow
+    connections, and their time must not vanish with them.
     """
-    if root is None:
-        return 0.0
-    procs = {}
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -78,16 +80,56 @@ def cpu_seconds(root: int | None) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # exited meanwhile
-        # ppid; utime + stime + cutime + cstime
-        procs[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+        table[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    return table
+
+
+def descendants(root: int, table: dict) -> set[int]:
     tree, grew = {root}, True
     while grew:
         grew = False
-        for pid, (ppid, _) in procs.items():
+        for pid, (ppid, _) in table.items():
             if ppid in tree and pid not in tree:
                 tree.add(pid)
                 grew = True
-    return sum(procs[pid][1] for pid in tree if pid in procs) / CLK_TCK
+    return tree
+
+
+def cpu_seconds(root: int | None) -> float:
+    """CPU seconds used so far by process `root` and all its descendants."""
+    if root is None:
+        return 0.0
+    table = processes()
+    return sum(table[pid][1] for pid in descendants(root, table) if pid in table) / CLK_TCK
+
+
+def connections_per_worker(master: int, port: int) -> list[int]:
+    """How many established connections to `port` each gunicorn worker (child of `master`) holds."""
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            f = row.split()
+            if f[3] == "01" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+                inodes.add(f"socket:[{f[9]}]")
+    counts = []
+    for pid, (ppid, _) in processes().items():
+        if ppid != master:
+            continue
+        held = 0
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    held += os.readlink(fd) in inodes
+                except OSError:
+                    pass
+        except OSError:
+            continue
+        counts.append(held)
+    return sorted(counts)
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM, seconds: float = 30) -> None:
@@ -134,6 +176,8 @@ class Result:
     errors: int
     app_cpu_ms: float  # gunicorn master + workers, CPU ms per request
     db_cpu_ms: float  # PostgreSQL server processes, CPU ms per request
+    split: list  # wrk's connections held by each worker, mid-measurement
+    attempts: int
 
     ratio_a: float = 0.0
     ratio_b: float = 0.0
@@ -205,16 +249,26 @@ def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result
         results = []
         for method, path in (("GET", list_path), ("POST", "/api/comment/new")):
             run_wrk(url, method, path, args.warmup, args)
-            app_cpu, db_cpu = cpu_seconds(proc.pid), cpu_seconds(t.db_pid)
-            stats = run_wrk(url, method, path, args.duration, args)
-            app_cpu, db_cpu = cpu_seconds(proc.pid) - app_cpu, cpu_seconds(t.db_pid) - db_cpu
+            for attempt in range(1, ATTEMPTS + 1):
+                split = []
+                sampler = threading.Timer(args.duration / 2, lambda: split.extend(connections_per_worker(proc.pid, port)))
+                app_cpu, db_cpu = cpu_seconds(proc.pid), cpu_seconds(t.db_pid)
+                sampler.start()
+                stats = run_wrk(url, method, path, args.duration, args)
+                sampler.join()
+                app_cpu, db_cpu = cpu_seconds(proc.pid) - app_cpu, cpu_seconds(t.db_pid) - db_cpu
+                if min(split, default=0) > 0 or attempt == ATTEMPTS:
+                    break
+                print(f"  ({t.key}) {method}: one worker held no connection ({'/'.join(map(str, split))}); "
+                      "measuring again", flush=True)
             errors = sum(stats[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
             r = Result(t.key, method, stats["rps"], stats["p50_us"] / 1000, stats["p99_us"] / 1000, stats["requests"],
-                       errors, 1000 * app_cpu / stats["requests"], 1000 * db_cpu / stats["requests"])
+                       errors, 1000 * app_cpu / stats["requests"], 1000 * db_cpu / stats["requests"], split, attempt)
             results.append(r)
             log_lines.append(f"### ({t.key}) {method}\n```\n{stats['raw'].strip()}\n```")
             print(f"  ({t.key}) {method:4} {r.rps:9.1f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
-                  f"  CPU/req {r.app_cpu_ms:.3f} ms (+db {r.db_cpu_ms:.3f})  errors {errors}", flush=True)
+                  f"  CPU/req {r.app_cpu_ms:.3f} ms (+db {r.db_cpu_ms:.3f})  conns {'/'.join(map(str, split))}"
+                  f"  errors {errors}", flush=True)
         return results
     finally:
         stop(proc)
@@ -242,12 +296,13 @@ def fmt_ratio(x: float) -> str:
 def write_report(results: list[Result], targets: list[Target], args, machine_lines, load_before, load_after,
                  wall_s: float, raw: list[str]) -> str:
     titles = {t.key: t.title for t in targets}
-    rows = ["| app | method | req/s | p50 ms | p99 ms | vs (a) | vs (b) | CPU ms/req | requests | errors |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| app | method | req/s | p50 ms | p99 ms | vs (a) | vs (b) | CPU ms/req | conns per worker | requests | errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         cpu = f"{r.app_cpu_ms:.2f}" + (f" + {r.db_cpu_ms:.2f} db" if r.db_cpu_ms else "")
         rows.append(f"| ({r.key}) {titles[r.key]} | {r.method} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-                    f"{fmt_ratio(r.ratio_a)} | {fmt_ratio(r.ratio_b)} | {cpu} | {r.requests} | {r.errors} |")
+                    f"{fmt_ratio(r.ratio_a)} | {fmt_ratio(r.ratio_b)} | {cpu} | {'/'.join(map(str, r.split))}"
+                    f"{f' (try {r.attempts})' if r.attempts > 1 else ''} | {r.requests} | {r.errors} |")
     verdicts = []
     by = {(r.key, r.method): r for r in results}
     for key, method, metric, bound, wording in TARGETS:
@@ -274,7 +329,9 @@ def write_report(results: list[Result], targets: list[Target], args, machine_lin
         f"gthread, {args.workers} workers x {args.threads} threads, bound to 127.0.0.1. GET lists a content with "
         f"{SEEDED} comments; POST creates a comment on another content (so the list keeps its size). "
         "CPU ms/req: CPU time of the gunicorn processes (and of PostgreSQL for (d)) during the "
-        "measurement, divided by the requests served; unlike req/s it hardly moves with the machine's load.",
+        "measurement, divided by the requests served; unlike req/s it hardly moves with the machine's load. "
+        "Conns per worker: how wrk's connections were spread over the gunicorn workers mid-measurement; "
+        f"one where a worker held none is taken again, up to {ATTEMPTS} tries (why: see the analysis).",
         "",
         *rows,
         "",
