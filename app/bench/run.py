@@ -84,6 +84,12 @@ def processes() -> dict[int, tuple[int, int]]:
     return table
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (not idle, not waiting for I/O)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLK_TCK
+
+
 def descendants(root: int, table: dict) -> set[int]:
     tree, grew = {root}, True
     while grew:
@@ -178,6 +184,7 @@ class Result:
     db_cpu_ms: float  # PostgreSQL server processes, CPU ms per request
     split: list  # wrk's connections held by each worker, mid-measurement
     attempts: int
+    others_cores: float  # CPU used by everything but the app, PostgreSQL and wrk, in cores
 
     ratio_a: float = 0.0
     ratio_b: float = 0.0
@@ -253,21 +260,30 @@ def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result
                 split = []
                 sampler = threading.Timer(args.duration / 2, lambda: split.extend(connections_per_worker(proc.pid, port)))
                 app_cpu, db_cpu = cpu_seconds(proc.pid), cpu_seconds(t.db_pid)
+                busy, mine, wall = machine_busy_seconds(), os.times(), time.monotonic()
                 sampler.start()
                 stats = run_wrk(url, method, path, args.duration, args)
                 sampler.join()
                 app_cpu, db_cpu = cpu_seconds(proc.pid) - app_cpu, cpu_seconds(t.db_pid) - db_cpu
+                # wrk has been reaped: its CPU is in this process's children times.
+                now = os.times()
+                wrk_cpu = now.children_user + now.children_system - mine.children_user - mine.children_system
+                own = now.user + now.system - mine.user - mine.system
+                others = machine_busy_seconds() - busy - app_cpu - db_cpu - wrk_cpu - own
+                others_cores = max(others, 0.0) / (time.monotonic() - wall)
                 if min(split, default=0) > 0 or attempt == ATTEMPTS:
                     break
                 print(f"  ({t.key}) {method}: one worker held no connection ({'/'.join(map(str, split))}); "
                       "measuring again", flush=True)
             errors = sum(stats[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
             r = Result(t.key, method, stats["rps"], stats["p50_us"] / 1000, stats["p99_us"] / 1000, stats["requests"],
-                       errors, 1000 * app_cpu / stats["requests"], 1000 * db_cpu / stats["requests"], split, attempt)
+                       errors, 1000 * app_cpu / stats["requests"], 1000 * db_cpu / stats["requests"], split, attempt,
+                       others_cores)
             results.append(r)
             log_lines.append(f"### ({t.key}) {method}\n```\n{stats['raw'].strip()}\n```")
             print(f"  ({t.key}) {method:4} {r.rps:9.1f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
                   f"  CPU/req {r.app_cpu_ms:.3f} ms (+db {r.db_cpu_ms:.3f})  conns {'/'.join(map(str, split))}"
+                  f"  others {others_cores:.2f} cores"
                   f"  errors {errors}", flush=True)
         return results
     finally:
@@ -296,13 +312,13 @@ def fmt_ratio(x: float) -> str:
 def write_report(results: list[Result], targets: list[Target], args, machine_lines, load_before, load_after,
                  wall_s: float, raw: list[str]) -> str:
     titles = {t.key: t.title for t in targets}
-    rows = ["| app | method | req/s | p50 ms | p99 ms | vs (a) | vs (b) | CPU ms/req | conns per worker | requests | errors |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| app | method | req/s | p50 ms | p99 ms | vs (a) | vs (b) | CPU ms/req | conns per worker | other load | requests | errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         cpu = f"{r.app_cpu_ms:.2f}" + (f" + {r.db_cpu_ms:.2f} db" if r.db_cpu_ms else "")
         rows.append(f"| ({r.key}) {titles[r.key]} | {r.method} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
                     f"{fmt_ratio(r.ratio_a)} | {fmt_ratio(r.ratio_b)} | {cpu} | {'/'.join(map(str, r.split))}"
-                    f"{f' (try {r.attempts})' if r.attempts > 1 else ''} | {r.requests} | {r.errors} |")
+                    f"{f' (try {r.attempts})' if r.attempts > 1 else ''} | {r.others_cores:.2f} | {r.requests} | {r.errors} |")
     verdicts = []
     by = {(r.key, r.method): r for r in results}
     for key, method, metric, bound, wording in TARGETS:
@@ -331,7 +347,9 @@ def write_report(results: list[Result], targets: list[Target], args, machine_lin
         "CPU ms/req: CPU time of the gunicorn processes (and of PostgreSQL for (d)) during the "
         "measurement, divided by the requests served; unlike req/s it hardly moves with the machine's load. "
         "Conns per worker: how wrk's connections were spread over the gunicorn workers mid-measurement; "
-        f"one where a worker held none is taken again, up to {ATTEMPTS} tries (why: see the analysis).",
+        f"one where a worker held none is taken again, up to {ATTEMPTS} tries (why: see the analysis). "
+        "Other load: CPU used during the measurement by everything except the app, PostgreSQL and wrk "
+        "(other users of the machine), in cores of the 2.",
         "",
         *rows,
         "",
@@ -343,7 +361,8 @@ def write_report(results: list[Result], targets: list[Target], args, machine_lin
         "",
         *machine_lines,
         f"- Load average (1, 5, 15 min) before the run: {', '.join(f'{x:.2f}' for x in load_before)}; "
-        f"after: {', '.join(f'{x:.2f}' for x in load_after)}",
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)} (this one includes the benchmark itself; "
+        "the 'other load' column does not)",
         "- No CPU pinning: wrk, the gunicorn workers and (d)'s PostgreSQL share the same cores, "
         "together with whatever else the machine runs (the load average above).",
         "",
