@@ -339,7 +339,7 @@ def write_report(results: list[Result], targets: list[Target], args, machine_lin
         "",
         "Written by `make bench` (`app/bench/run.py`); the part above the marker is regenerated on each run.",
         "",
-        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {wall_s:.0f} s in all. "
+        f"Run started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(time.time() - wall_s))}, {wall_s:.0f} s in all. "
         f"wrk on loopback: {args.wrk_threads} thread(s), {args.connections} connections, {args.warmup} s warm-up "
         f"then {args.duration} s per measurement. gunicorn for all four: `-c python:comments_api.gunicorn_conf`, "
         f"gthread, {args.workers} workers x {args.threads} threads, bound to 127.0.0.1. GET lists a content with "
