@@ -34,6 +34,16 @@ start() {
   need dockerd docker containerd
   [[ $EUID -eq 0 ]] || die "no Docker engine answers and starting dockerd needs root."
   mkdir -p "$STATE_DIR"
+  # A pid file left by an engine that was killed (a session ends with SIGKILL) makes dockerd refuse
+  # to start; a live process behind it is an engine that does not answer, which we do not touch.
+  if [[ -f $PID_FILE ]]; then
+    local old_pid; old_pid=$(cat "$PID_FILE")
+    if [[ -n $old_pid ]] && kill -0 "$old_pid" 2>/dev/null; then
+      die "dockerd (pid $old_pid, from $PID_FILE) is running but does not answer; stop it or see $LOG_FILE."
+    fi
+    log "removing the stale pid file of a dockerd that is gone (pid ${old_pid:-none})."
+    rm -f "$PID_FILE"
+  fi
   local driver; driver=$(pick_storage_driver)
   log "starting dockerd (storage driver $driver, log $LOG_FILE)"
   # setsid: the engine outlives this script and the make that ran it, so later runs reuse it.
