@@ -12,7 +12,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from datetime import datetime, timezone
 
 from flask import Flask, g, request
@@ -100,30 +99,38 @@ def _write_access_line(method: str, path: str, status: int, duration: float, req
 def init_app(app: Flask, log_requests: bool) -> None:
     # One (counter, histogram) pair of children per label set, looked up once: labels() takes a
     # lock and validates the values on every call.
-    children: dict[tuple[str, str, str], tuple] = {}
+    children: dict[tuple[str, str, int], tuple] = {}
 
+    # Per-request state lives on the request object itself: one context lookup per hook instead
+    # of one per `g`/`request` attribute (each goes through a context variable).
     @app.before_request
     def _start_request():
-        g.start = time.perf_counter()
-        incoming = request.environ.get("HTTP_X_REQUEST_ID")
-        g.request_id = incoming if incoming and _request_id_re.match(incoming) else uuid.uuid4().hex
+        req = request._get_current_object()
+        req.comments_start = time.perf_counter()
+        incoming = req.environ.get("HTTP_X_REQUEST_ID")
+        # os.urandom(16).hex() is the same 32 hex characters as uuid4().hex, at a quarter the cost.
+        req.comments_request_id = incoming if incoming and _request_id_re.match(incoming) else os.urandom(16).hex()
 
     @app.after_request
     def _finish_request(response):
-        start = g.get("start")
+        req = request._get_current_object()
+        # Missing only if the request failed before _start_request ran: it still gets an id.
+        start = getattr(req, "comments_start", None)
         duration = time.perf_counter() - start if start is not None else 0.0
-        request_id = g.get("request_id") or uuid.uuid4().hex
+        request_id = getattr(req, "comments_request_id", None) or os.urandom(16).hex()
         response.headers["X-Request-ID"] = request_id
-        rule = request.url_rule
-        method = request.method if request.method in _METHODS else "OTHER"
-        key = (rule.rule if rule is not None else UNMATCHED_ROUTE, method, str(response.status_code))
+        rule = req.url_rule
+        method = req.method
+        status = response.status_code
+        key = (rule.rule if rule is not None else UNMATCHED_ROUTE, method if method in _METHODS else "OTHER", status)
         pair = children.get(key)
         if pair is None:
-            pair = children.setdefault(key, (REQUEST_COUNT.labels(*key), REQUEST_LATENCY.labels(*key)))
+            labels = (key[0], key[1], str(status))
+            pair = children.setdefault(key, (REQUEST_COUNT.labels(*labels), REQUEST_LATENCY.labels(*labels)))
         pair[0].inc()
         pair[1].observe(duration)
         if log_requests:
-            _write_access_line(request.method, request.path, response.status_code, duration, request_id)
+            _write_access_line(method, req.path, status, duration, request_id)
         return response
 
 
