@@ -108,8 +108,8 @@ class Settings:
             max_comment_length=env_int("MAX_COMMENT_LENGTH", 5000, 1, environ),
             max_body_bytes=env_int("MAX_BODY_BYTES", 64 * 1024, 1024, environ),
             max_page_size=env_int("MAX_PAGE_SIZE", 100, 1, environ),
-            # A worker runs THREADS requests at once, each holding one connection.
-            db_pool_size=env_int("DB_POOL_SIZE", max(5, env_int("THREADS", 4, 1, environ)), 1, environ),
+            # Only /readyz and schema creation use the pool; requests use their thread's connection.
+            db_pool_size=env_int("DB_POOL_SIZE", 2, 1, environ),
             db_max_overflow=env_int("DB_MAX_OVERFLOW", 5, 0, environ),
             db_pool_timeout=env_int("DB_POOL_TIMEOUT", 5, 1, environ),
             db_connect_timeout=env_int("DB_CONNECT_TIMEOUT", 3, 1, environ),
