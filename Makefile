@@ -36,7 +36,7 @@ lab: venv ## Bring the Vagrant lab up (checks Vagrant and a provider first).
 lab-destroy: ## Destroy the Vagrant lab's VMs.
 	vagrant destroy -f
 
-gcp-up: venv ## Create the GCP VM(s) with Terraform, then run playbooks/site.yml on them.
+gcp-up: venv ## Create the GCP VM(s) with Terraform, then run playbooks/site.yml and verify.yml on them.
 	@command -v terraform >/dev/null || { echo 'make gcp-up: terraform is not installed (https://developer.hashicorp.com/terraform/install).' >&2; exit 1; }
 	@[ -f terraform/terraform.tfvars ] || { echo 'make gcp-up: terraform/terraform.tfvars is missing: copy terraform/terraform.tfvars.example and fill in project_id and admin_cidrs.' >&2; exit 1; }
 	terraform -chdir=terraform init -input=false
@@ -78,7 +78,7 @@ test-collection: sanity units manifests argspecs syntax molecule-syntax ## All c
 sanity: venv ## ansible-test sanity on the collection.
 	$(COLLECTION_DIR)/tests/sanity.sh
 
-units: venv ## Unit tests of the collection's modules.
+units: venv ## Unit tests of the collection's plugins; the microk8s role run on fake local nodes.
 	cd $(COLLECTION_DIR) && $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/unit
 
 manifests: venv ## Render every manifest and values template; validate with kubernetes-validate and the CRDs.
