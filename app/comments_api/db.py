@@ -75,19 +75,19 @@ def _set_sqlite_pragmas(dbapi_connection, _record, busy_timeout_ms: int) -> None
 
 def make_engine(settings: Settings):
     url = settings.database_url
+    common = dict(
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        # Every request runs one statement: autocommit saves the BEGIN and ROLLBACK/COMMIT round
+        # trips (three round trips per request become one).
+        isolation_level="AUTOCOMMIT",
+        # With autocommit no transaction is ever left open: no ROLLBACK needed on check-in.
+        pool_reset_on_return=None,
+    )
     if url.get_backend_name() == "sqlite":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.db_pool_timeout,
-            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
-            # Every request runs one statement: autocommit saves the BEGIN/COMMIT round trips.
-            isolation_level="AUTOCOMMIT",
-            # With autocommit no transaction is ever left open: no ROLLBACK needed on check-in.
-            pool_reset_on_return=None,
-        )
+        engine = create_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}, **common)
         event.listen(
             engine,
             "connect",
@@ -96,23 +96,16 @@ def make_engine(settings: Settings):
         return engine
     return create_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
         # No pre-ping: it would cost a round trip per request. A dropped connection is detected
         # when used (Database._run), all older ones are then dropped too, so about one request
         # per worker fails (503) after an outage and the next ones reconnect.
         pool_recycle=RECYCLE_SECONDS,
-        # Every request runs one statement: autocommit saves the BEGIN and ROLLBACK/COMMIT round
-        # trips (three round trips per request become one).
-        isolation_level="AUTOCOMMIT",
-        # With autocommit no transaction is ever left open: no ROLLBACK needed on check-in.
-        pool_reset_on_return=None,
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
             "options": "-c timezone=UTC",
             "application_name": "comments-api",
         },
+        **common,
     )
 
 
