@@ -93,7 +93,12 @@ def _write_access_line(method: str, path: str, status: int, duration: float, req
         f'"method": {json.dumps(method[:16])}, "path": {json.dumps(path[:1024])}, "status": {status}, '
         f'"duration_ms": {duration * 1000:.3f}, "request_id": "{request_id}"}}\n'
     )
-    os.write(2, line.encode())
+    try:
+        os.write(2, line.encode())
+    except OSError:
+        # A log sink that went away (EPIPE) or is full must not turn an answered request into a
+        # 500 (for a POST, after the comment was stored), as logging's handlers do for theirs.
+        pass
 
 
 def init_app(app: Flask, log_requests: bool) -> None:

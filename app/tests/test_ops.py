@@ -1,6 +1,7 @@
 """Operations endpoints and logs: health, readiness, metrics, OpenAPI, Swagger UI, JSON request logs."""
 
 import json
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -144,3 +145,24 @@ def test_invented_methods_do_not_create_new_metric_series(server):
 
     assert 'method="FOO"' not in metrics
     assert metric_value(metrics, "http_requests_total", route="<unmatched>", method="OTHER", status="405") >= 3
+
+
+def test_a_lost_request_log_line_does_not_fail_the_request(tmp_path):
+    """stderr whose reader has gone (EPIPE): the comment is stored, so the answer must be 200, not 500."""
+    app = create_app(Settings.from_env({"DATA_DIR": str(tmp_path), "LOG_REQUESTS": "true"}))
+    client = app.test_client()
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    saved_stderr = os.dup(2)
+    os.dup2(write_end, 2)
+    try:
+        created = client.post("/api/comment/new", json={"email": "a@example.com", "comment": "c", "content_id": 7})
+        listed = client.get("/api/comment/list/7")
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(write_end)
+
+    assert created.status_code == 200, created.get_json()
+    assert listed.status_code == 200
+    assert len(listed.get_json()) == 1
