@@ -12,8 +12,6 @@ APP_VENV ?= .venv-app
 CHECKOV_VENV ?= .venv-checkov
 # Upstream CRDs and chart values used as test data (beside the clone, never copied in).
 SHARED ?= $(abspath ../shared)
-# Which inventory the lab and gcp targets use.
-INVENTORY ?= vagrant
 COLLECTION_DIR := collections/ansible_collections/infra/comments
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
