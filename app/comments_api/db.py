@@ -288,11 +288,6 @@ class Database:
             return False
         return self.ensure_schema()
 
-    def close(self) -> None:
-        """Close the pool; each thread's own connection is dropped at its next use, or with it."""
-        self._generation += 1
-        self.engine.dispose()
-
 
 def _close_quietly(resource) -> None:
     try:
