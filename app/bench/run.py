@@ -69,8 +69,8 @@ ATTEMPTS = 3
 def processes() -> dict[int, tuple[int, int]]:
     """pid -> (ppid, CPU ticks): user + system time of the process and of the children it reaped.
 
-    Reaped children count because PostgreSQL backends come and go with the pool's overflow
-    connections, and their time must not vanish with them.
+    Reaped children count because a PostgreSQL backend that exits during a measurement (its
+    connection closed) must not take its CPU time with it.
     """
     table = {}
     for entry in Path("/proc").iterdir():
