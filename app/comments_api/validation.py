@@ -55,7 +55,7 @@ def canonical_content_id(value, field: str = "content_id") -> str:
             raise ValidationError(f"{field} as a number must be between {INT64_MIN} and {INT64_MAX}; send larger ids as strings")
         return str(value)
     if isinstance(value, str):
-        if not _content_id_re.match(value):
+        if not _content_id_re.fullmatch(value):
             raise ValidationError(f"{field} must match {CONTENT_ID_PATTERN} (letters, digits, '_' or '-', 1 to 64 characters)")
         return value
     raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {_json_type(value)}")

@@ -55,6 +55,7 @@ POST_CASES = [
     ("content_id with space", {"json": body(content_id="a b")}, 400, "content_id must match"),
     ("content_id empty", {"json": body(content_id="")}, 400, "content_id must match"),
     ("content_id too long", {"json": body(content_id="a" * 65)}, 400, "content_id must match"),
+    ("content_id ending in a newline", {"json": body(content_id="abc\n")}, 400, "content_id must match"),
     ("content_id beyond 64 bits", {"json": body(content_id=2**63)}, 400, "content_id as a number must be between"),
     ("body too large", {"data": b'{"comment": "' + b"x" * (64 * 1024) + b'"}', "headers": JSON}, 413, "larger than 65536 bytes"),
 ]
@@ -91,6 +92,7 @@ OTHER_CASES = [
     ("PUT on healthz", "PUT", "/healthz", 405, "method PUT is not allowed"),
     ("bad content id in path", "GET", "/api/comment/list/a.b", 400, "content_id must match"),
     ("too long content id in path", "GET", "/api/comment/list/" + "a" * 65, 400, "content_id must match"),
+    ("content id ending in a newline in path", "GET", "/api/comment/list/abc%0A", 400, "content_id must match"),
     ("limit not a number", "GET", "/api/comment/list/1?limit=ten", 400, "limit must be an integer, got 'ten'"),
     ("limit zero", "GET", "/api/comment/list/1?limit=0", 400, "limit must be between 1 and 100, got 0"),
     ("negative offset", "GET", "/api/comment/list/1?offset=-1", 400, "offset must be 0 or more, got -1"),
