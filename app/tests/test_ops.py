@@ -166,3 +166,12 @@ def test_a_lost_request_log_line_does_not_fail_the_request(tmp_path):
     assert created.status_code == 200, created.get_json()
     assert listed.status_code == 200
     assert len(listed.get_json()) == 1
+
+
+def test_a_request_id_ending_in_a_newline_is_replaced_not_echoed(client):
+    """`$` also matches before a final newline: such an id would split the log line, and as a
+    response header it made the request fail with a 500."""
+    response = client.get("/healthz", environ_overrides={"HTTP_X_REQUEST_ID": "forged\n"})
+
+    assert response.status_code == 200
+    assert re.fullmatch("[0-9a-f]{32}", response.headers["X-Request-ID"])
