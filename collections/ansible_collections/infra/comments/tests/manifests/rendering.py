@@ -102,12 +102,12 @@ def render_inventory(inventory, work, out_dir):
 def kubernetes_version():
     """The Kubernetes minor version of the pinned microk8s channel, read from the microk8s role's defaults.
 
-    The channel's track is the Kubernetes minor version ("1.32/stable" installs Kubernetes 1.32.x).
+    The channel's track is the Kubernetes minor version ("1.35/stable" installs Kubernetes 1.35.x).
     """
     defaults = yaml.safe_load((ROLES_DIR / "microk8s" / "defaults" / "main.yml").read_text())
     channel = str(defaults.get("microk8s_channel", ""))
     match = re.match(r"^(\d+\.\d+)(-[a-z0-9]+)?/", channel)
     if not match:
         raise ValueError("microk8s_channel %r in roles/microk8s/defaults/main.yml does not start with a "
-                         "Kubernetes version track such as 1.32/stable" % channel)
+                         "Kubernetes version track such as 1.35/stable" % channel)
     return match.group(1)
