@@ -2,12 +2,15 @@
 
 Standard kinds go to kubernetes-validate (strict: unknown fields are errors). Custom resources go to the
 openAPIV3Schema of the matching CRD version found under $SHARED/crds, tightened the way the API server's strict
-field validation reads it. Helm values go against the chart's own default values.yaml.
+field validation reads it. Helm values go against the chart's own default values.yaml, and keys meant for a
+subchart (an aliased dependency) against that subchart's.
 Every function returns a list of problems (empty when valid) so a test can show all of them at once.
 """
 
 import copy
 import re
+import tarfile
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -198,23 +201,100 @@ HELM_VALUES_TEMPLATE = re.compile(r"^(?P<chart>[a-z0-9-]+?)-values\.ya?ml\.j2$")
 
 
 def chart_values_file(template_name, charts_root):
-    """The upstream values.yaml a `<chart>-values.yaml.j2` template is checked against (exactly one must exist)."""
+    """The upstream values a `<chart>-values.yaml.j2` template is checked against (exactly one version must exist).
+
+    A chart folder `<chart>-<version>/` wins over a loose `*/<chart>-<version>-values.yaml` of the same version: its
+    values.yaml comes with the Chart.yaml and charts/ that the key check needs to follow the chart's dependencies.
+    """
     match = HELM_VALUES_TEMPLATE.match(template_name)
     if not match:
         raise ValueError("%s is not named <chart>-values.yaml.j2" % template_name)
-    candidates = sorted(Path(charts_root).glob("*/%s-[0-9]*-values.yaml" % match["chart"]))
-    if len(candidates) != 1:
+    chart, root = match["chart"], Path(charts_root)
+    version_of = re.compile(r"^%s-(?P<version>[0-9][^/]*?)(-values\.yaml)?$" % re.escape(chart))
+    candidates = sorted(root.glob("%s-[0-9]*/values.yaml" % chart)) + sorted(root.glob("*/%s-[0-9]*-values.yaml" % chart))
+    by_version = {}
+    for candidate in candidates:
+        name = candidate.parent.name if candidate.name == "values.yaml" else candidate.name
+        found = version_of.match(name)
+        if found:
+            by_version.setdefault(found["version"], candidate)
+    if len(by_version) != 1:
         raise ValueError(
-            "expected exactly one %s-<version>-values.yaml under %s, found %s"
-            % (match["chart"], charts_root, [c.name for c in candidates] or "none")
+            "expected exactly one version of chart %s (%s-<version>/values.yaml or */%s-<version>-values.yaml) under %s, "
+            "found %s" % (chart, chart, chart, charts_root, sorted(by_version) or "none")
         )
-    return candidates[0]
+    return next(iter(by_version.values()))
+
+
+def _merge_reference(base, override):
+    """base (a subchart's defaults) with the parent's values for it laid over; an empty map stays free-form."""
+    merged = dict(base)
+    for key, value in override.items():
+        if key in base and base[key] in (None, {}):
+            continue
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merge_reference(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _subchart_dir(chart_dir, position, dependency, unpack_root):
+    """The folder of a dependency: charts/<name>/ as shipped, or charts/<name>-<version>.tgz unpacked."""
+    lock_path = chart_dir / "Chart.lock"
+    locked = []
+    if lock_path.is_file():
+        locked = (yaml.safe_load(lock_path.read_text()) or {}).get("dependencies") or []
+    version = str(dependency.get("version", "")).lstrip("=v")
+    if position < len(locked) and locked[position].get("name") == dependency["name"]:
+        version = str(locked[position]["version"])
+    unpacked = chart_dir / "charts" / dependency["name"]
+    if (unpacked / "Chart.yaml").is_file():
+        return unpacked
+    archive = chart_dir / "charts" / ("%s-%s.tgz" % (dependency["name"], version))
+    if not archive.is_file():
+        raise ValueError("%s depends on %s %s but has neither charts/%s/ nor charts/%s"
+                         % (chart_dir, dependency["name"], version, dependency["name"], archive.name))
+    target = Path(tempfile.mkdtemp(dir=unpack_root))
+    with tarfile.open(archive) as packed:
+        packed.extractall(target, filter="data")
+    return target / dependency["name"]
+
+
+def _chart_values_tree(chart_dir, unpack_root):
+    chart_dir = Path(chart_dir)
+    values_path = chart_dir / "values.yaml"  # optional: metallb's crds subchart has none
+    values = (yaml.safe_load(values_path.read_text()) if values_path.is_file() else None) or {}
+    metadata = yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}
+    for position, dependency in enumerate(metadata.get("dependencies") or []):
+        key = dependency.get("alias") or dependency["name"]
+        subchart = _chart_values_tree(_subchart_dir(chart_dir, position, dependency, unpack_root), unpack_root)
+        values[key] = _merge_reference(subchart, values.get(key) or {})
+    return values
+
+
+def chart_values_tree(chart_dir):
+    """A chart's default values with, under each dependency's alias (or name), that subchart's own values.
+
+    Helm hands the values under `controller:` to the subchart aliased `controller`, so those keys are checked against
+    the subchart's values.yaml (read from the packaged charts/<name>-<version>.tgz), with the parent's defaults for
+    it laid over, recursively.
+    """
+    with tempfile.TemporaryDirectory(prefix="chart-values-") as unpack_root:
+        return _chart_values_tree(chart_dir, unpack_root)
 
 
 def validate_helm_values(text, upstream_path):
-    """Problems in rendered Helm values: must be a map whose keys all exist in the chart's values."""
+    """Problems in rendered Helm values: must be a map whose keys all exist in the chart's values.
+
+    upstream_path is a loose values file, or the values.yaml of a chart folder, whose dependencies are followed.
+    """
     values = yaml.safe_load(text)
     if not isinstance(values, dict):
         return ["rendered values are a %s, not a map" % type(values).__name__]
-    upstream = yaml.safe_load(Path(upstream_path).read_text())
+    upstream_path = Path(upstream_path)
+    if upstream_path.name == "values.yaml" and (upstream_path.parent / "Chart.yaml").is_file():
+        upstream = chart_values_tree(upstream_path.parent)
+    else:
+        upstream = yaml.safe_load(upstream_path.read_text())
     return unknown_values_keys(values, upstream)

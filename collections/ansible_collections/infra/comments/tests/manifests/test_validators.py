@@ -139,7 +139,9 @@ def test_helm_values_must_be_a_map(tmp_path):
 
 
 def test_values_template_is_matched_to_exactly_one_chart_version(shared_dir, tmp_path):
-    assert kube_schemas.chart_values_file("kong-values.yaml.j2", shared_dir / "charts").name == "kong-3.4.1-values.yaml"
+    # The chart folder wins over the loose copy of its values.yaml: the key check needs its Chart.yaml and charts/.
+    assert kube_schemas.chart_values_file("kong-values.yaml.j2", shared_dir / "charts") == shared_dir / "charts" / "kong-3.4.1" / "values.yaml"
+    assert kube_schemas.chart_values_file("metallb-values.yaml.j2", shared_dir / "charts").parent.name == "metallb-0.14.9"
     with pytest.raises(ValueError, match="found none"):
         kube_schemas.chart_values_file("nginx-values.yaml.j2", shared_dir / "charts")
     (tmp_path / "kong").mkdir()
@@ -156,3 +158,26 @@ def test_every_shared_crd_schema_becomes_a_valid_json_schema(crds):
         schema = kube_schemas.strict_crd_schema(crd["schema"])
         kube_schemas.jsonschema.Draft4Validator.check_schema(schema)
         assert "x-kubernetes-int-or-string" not in str(schema), (group, version, kind)
+
+
+def test_values_of_an_aliased_subchart_are_checked_against_the_subchart(shared_dir):
+    """ingress 0.24.0 hands `controller:` and `gateway:` to kong 3.2.0 (aliases): its own values.yaml is too sparse."""
+    ingress = shared_dir / "charts" / "ingress-0.24.0" / "values.yaml"
+    good = "gateway:\n  proxy:\n    type: LoadBalancer\n  replicaCount: 2\ncontroller:\n  ingressController:\n    ingressClass: kong\n"
+    assert kube_schemas.validate_helm_values(good, ingress) == []
+    # Against ingress's values.yaml alone, the same file would be wrongly refused: the dependency is what makes it pass.
+    assert "gateway.proxy is not a key of the chart's values" in kube_schemas.validate_helm_values(
+        good, shared_dir / "charts" / "kong" / "ingress-0.24.0-values.yaml")
+    bad = "gateway:\n  proxy:\n    tpye: LoadBalancer\n  postgresql:\n    auth:\n      usernme: x\ncontroller:\n  bogus: 1\n"
+    assert kube_schemas.validate_helm_values(bad, ingress) == [
+        "gateway.proxy.tpye is not a key of the chart's values",
+        "gateway.postgresql.auth.usernme is not a key of the chart's values",  # kong's own dependency, bitnami postgresql
+        "controller.bogus is not a key of the chart's values",
+    ]
+
+
+def test_a_dependency_missing_from_the_chart_is_an_error(tmp_path):
+    (tmp_path / "Chart.yaml").write_text("name: app\nversion: 1.0.0\ndependencies:\n  - name: sub\n    version: 2.0.0\n    alias: s\n")
+    (tmp_path / "values.yaml").write_text("s: {}\n")
+    with pytest.raises(ValueError, match="depends on sub 2.0.0 but has neither charts/sub/ nor charts/sub-2.0.0.tgz"):
+        kube_schemas.validate_helm_values("s: {a: 1}\n", tmp_path / "values.yaml")
