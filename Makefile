@@ -77,7 +77,7 @@ lint: venv ## yamllint, ansible-lint (production profile) and actionlint.
 	@# actionlint exits 3 when there is no workflow at all; a clone without .github/workflows has nothing to check.
 	if compgen -G '.github/workflows/*.y*ml' >/dev/null; then $(VENV)/bin/actionlint; else echo 'actionlint: no workflows in .github/workflows'; fi
 
-test-collection: sanity units manifests argspecs syntax molecule-syntax ## All checks of the collection.
+test-collection: sanity units manifests argspecs syntax molecule-syntax verify-api ## All checks of the collection.
 
 sanity: venv ## ansible-test sanity on the collection.
 	$(COLLECTION_DIR)/tests/sanity.sh
@@ -98,6 +98,9 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook against both i
 molecule-syntax: venv ## molecule syntax for every scenario, and a syntax check of the shared verify playbooks.
 	for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule syntax -s "$$(basename "$$(dirname "$$s")")"; done
 	$(VENV)/bin/ansible-playbook --syntax-check -i localhost, molecule/resources/verify-*.yml
+
+verify-api: venv app-venv ## verify.yml's API task file run by ansible-playbook against the app started locally on PostgreSQL.
+	$(APP_VENV)/bin/python -m pytest -q playbooks/tests
 
 test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
 
@@ -165,4 +168,4 @@ clean: ## Remove the virtual environments and test output.
 
 .PHONY: help lab lab-destroy gcp-up gcp-destroy tf-validate molecule run image bench test lint \
 	test-collection sanity units manifests argspecs syntax molecule-syntax test-infra terraform-check \
-	vagrant-validate test-app test-image venv helm app-venv checkov-venv clean
+	vagrant-validate test-app test-image verify-api venv helm app-venv checkov-venv clean
