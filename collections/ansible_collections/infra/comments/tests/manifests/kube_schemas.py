@@ -226,6 +226,53 @@ def chart_values_file(template_name, charts_root):
     return next(iter(by_version.values()))
 
 
+# Keys a chart reads although its values.yaml names them nowhere, not even in a comment, by chart name (Chart.yaml).
+UNLISTED_VALUES = {
+    # templates/_helpers.tpl "kong.service" renders every service block, and writes its .externalTrafficPolicy.
+    "kong": {"proxy": {"externalTrafficPolicy": None}},
+}
+
+VALUES_LINE = re.compile(r"^(?P<indent> *)(?P<comment># ?)?(?P<inner> *)(?P<key>[A-Za-z_][A-Za-z0-9_.-]*):(\s|$)")
+
+
+def commented_keys(text):
+    """Keys a values.yaml documents only as comments (`  # maxUnavailable: "50%"`), as a tree of their own.
+
+    Upstream charts list optional keys commented out at the place they go; the indentation after the `#` says where.
+    """
+    tree, stack = {}, []  # stack: (indentation, node) of the keys the current line may sit under
+    for line in text.splitlines():
+        match = VALUES_LINE.match(line)
+        if not match:
+            continue
+        indentation = len(match["indent"]) + len(match["inner"])
+        while stack and stack[-1][0] >= indentation:
+            stack.pop()
+        parent = stack[-1][1] if stack else tree
+        node = parent.setdefault(match["key"], {})
+        stack.append((indentation, node))
+    return tree
+
+
+def _add_missing(reference, extra):
+    """reference with the keys of extra it lacks (documented-in-comment keys never replace real ones)."""
+    for key, value in extra.items():
+        if key not in reference:
+            reference[key] = value or None
+        elif isinstance(reference[key], dict) and reference[key] and isinstance(value, dict):
+            _add_missing(reference[key], value)
+    return reference
+
+
+def documented_values(text, chart_name=None):
+    """The defaults of a values.yaml, plus the keys it documents in comments and the chart's UNLISTED_VALUES."""
+    values = yaml.safe_load(text) or {}
+    if not isinstance(values, dict):
+        return values
+    _add_missing(values, commented_keys(text))
+    return _add_missing(values, copy.deepcopy(UNLISTED_VALUES.get(chart_name, {})))
+
+
 def _merge_reference(base, override):
     """base (a subchart's defaults) with the parent's values for it laid over; an empty map stays free-form."""
     merged = dict(base)
@@ -263,9 +310,9 @@ def _subchart_dir(chart_dir, position, dependency, unpack_root):
 
 def _chart_values_tree(chart_dir, unpack_root):
     chart_dir = Path(chart_dir)
-    values_path = chart_dir / "values.yaml"  # optional: metallb's crds subchart has none
-    values = (yaml.safe_load(values_path.read_text()) if values_path.is_file() else None) or {}
     metadata = yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}
+    values_path = chart_dir / "values.yaml"  # optional: metallb's crds subchart has none
+    values = documented_values(values_path.read_text() if values_path.is_file() else "", metadata.get("name"))
     for position, dependency in enumerate(metadata.get("dependencies") or []):
         key = dependency.get("alias") or dependency["name"]
         subchart = _chart_values_tree(_subchart_dir(chart_dir, position, dependency, unpack_root), unpack_root)
@@ -288,6 +335,7 @@ def validate_helm_values(text, upstream_path):
     """Problems in rendered Helm values: must be a map whose keys all exist in the chart's values.
 
     upstream_path is a loose values file, or the values.yaml of a chart folder, whose dependencies are followed.
+    A key counts as existing when values.yaml sets it, or lists it commented out at that place.
     """
     values = yaml.safe_load(text)
     if not isinstance(values, dict):
@@ -296,5 +344,5 @@ def validate_helm_values(text, upstream_path):
     if upstream_path.name == "values.yaml" and (upstream_path.parent / "Chart.yaml").is_file():
         upstream = chart_values_tree(upstream_path.parent)
     else:
-        upstream = yaml.safe_load(upstream_path.read_text())
+        upstream = documented_values(upstream_path.read_text())
     return unknown_values_keys(values, upstream)

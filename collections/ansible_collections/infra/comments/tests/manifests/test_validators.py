@@ -181,3 +181,29 @@ def test_a_dependency_missing_from_the_chart_is_an_error(tmp_path):
     (tmp_path / "values.yaml").write_text("s: {}\n")
     with pytest.raises(ValueError, match="depends on sub 2.0.0 but has neither charts/sub/ nor charts/sub-2.0.0.tgz"):
         kube_schemas.validate_helm_values("s: {a: 1}\n", tmp_path / "values.yaml")
+
+
+def test_keys_upstream_documents_in_comments_count_and_misspellings_do_not(tmp_path):
+    upstream = tmp_path / "values.yaml"
+    upstream.write_text(
+        "podDisruptionBudget:\n  enabled: false\n  # Uncomment only one of the following\n  # maxUnavailable: \"50%\"\n"
+        "deployment:\n  replicas: 1\n  # rollingUpdate:\n  #   maxSurge: 1\n"
+    )
+    good = "podDisruptionBudget:\n  maxUnavailable: 1\ndeployment:\n  rollingUpdate:\n    maxSurge: 2\n"
+    assert kube_schemas.validate_helm_values(good, upstream) == []
+    bad = "podDisruptionBudget:\n  maxUnavailble: 1\ndeployment:\n  rollingUpdate:\n    maxSurg: 2\n  maxSurge: 1\n"
+    assert kube_schemas.validate_helm_values(bad, upstream) == [
+        "podDisruptionBudget.maxUnavailble is not a key of the chart's values",
+        "deployment.rollingUpdate.maxSurg is not a key of the chart's values",
+        "deployment.maxSurge is not a key of the chart's values",  # documented under rollingUpdate, not here
+    ]
+
+
+def test_keys_the_kong_chart_reads_without_listing_them(shared_dir):
+    """proxy.externalTrafficPolicy is read by kong's service helper but named nowhere in its values.yaml."""
+    ingress = shared_dir / "charts" / "ingress-0.24.0" / "values.yaml"
+    assert kube_schemas.validate_helm_values("gateway:\n  proxy:\n    externalTrafficPolicy: Local\n", ingress) == []
+    assert kube_schemas.validate_helm_values("gateway:\n  proxy:\n    externalTraficPolicy: Local\n", ingress) == [
+        "gateway.proxy.externalTraficPolicy is not a key of the chart's values"]
+    assert kube_schemas.validate_helm_values("gateway:\n  admin:\n    externalTrafficPolicy: Local\n", ingress) == [
+        "gateway.admin.externalTrafficPolicy is not a key of the chart's values"]
