@@ -22,7 +22,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 DEFAULT_REGISTRY = 'docker.io'
+_FULL_REFERENCE = re.compile(r'^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?/[A-Za-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[a-f0-9]{64})?$')
 
 
 class ImageListError(ValueError):
@@ -69,7 +72,9 @@ def parse_image_list(text):
         # Images imported without a name are listed by digest alone; they cannot match a reference.
         if first.startswith('sha256:'):
             continue
-        if '/' not in first and ':' not in first:
+        # containerd lists every named image in its full form, registry first: a first word without a
+        # slash (an error message, another table) is not a row of this list.
+        if not _FULL_REFERENCE.match(first):
             raise ImageListError('line %d of the image list is not an image reference: %r' % (number, raw))
         references.append(first)
     return references
