@@ -95,9 +95,10 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook against both i
 	for inv in inventories/*/; do for pb in playbooks/*.yml; do \
 	  $(VENV)/bin/ansible-playbook --syntax-check -i "$$inv" "$$pb"; done; done
 
-molecule-syntax: venv ## molecule syntax for every scenario, and a syntax check of the shared verify playbooks.
+molecule-syntax: venv ## molecule syntax for every scenario (its converge), and a syntax check of the shared verify and reset playbooks.
 	for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule syntax -s "$$(basename "$$(dirname "$$s")")"; done
-	$(VENV)/bin/ansible-playbook --syntax-check -i localhost, molecule/resources/verify-*.yml
+	for inv in inventories/*/; do $(VENV)/bin/ansible-playbook --syntax-check -i "$$inv" molecule/resources/verify.yml molecule/resources/reset.yml; done
+	$(VENV)/bin/python -m py_compile molecule/resources/resilience.py
 
 verify-api: venv app-venv ## verify.yml's API task file run by ansible-playbook against the app started locally on PostgreSQL.
 	$(APP_VENV)/bin/python -m pytest -q playbooks/tests
