@@ -71,8 +71,12 @@ def _stand_in_role(work, role, templates, out_dir):
     return stand_in.name
 
 
-def render_inventory(inventory, work, out_dir):
-    """Render every template with `inventory`'s variables into out_dir/<role>/...; returns the process result."""
+def render_inventory(inventory, work, out_dir, hosts=None):
+    """Render every template with `inventory`'s variables into out_dir/<role>/...; returns the process result.
+
+    hosts: {name: variables} standing in for the inventory's nodes instead of its sample_hosts.yml entry (a test
+    that needs another node count, such as three, passes them).
+    """
     work = Path(work)
     inventory_dir = work / "inventory"
     inventory_dir.mkdir(parents=True)
@@ -80,7 +84,7 @@ def render_inventory(inventory, work, out_dir):
         _link(INVENTORIES_DIR / inventory / part, inventory_dir / part)
     hosts = {
         name: dict(variables, ansible_connection="local", ansible_python_interpreter=sys.executable)
-        for name, variables in sample_hosts(inventory).items()
+        for name, variables in (sample_hosts(inventory) if hosts is None else hosts).items()
     }
     (inventory_dir / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"microk8s": {"hosts": hosts}}}}))
 
