@@ -137,7 +137,7 @@ def test_database_url_comes_from_the_operator_secret(container):
 def test_the_built_image_is_never_pulled(container):
     # Default inventories build the image: it exists only in the nodes' containerd.
     assert DEFAULTS["comments_app_image"] == ""
-    assert container["imagePullPolicy"] in ("Never", "IfNotPresent")
+    assert container["imagePullPolicy"] == "Never"
     assert container["image"].startswith(DEFAULTS["comments_app_image_repository"] + ":1.0.0-")
 
 
@@ -295,9 +295,9 @@ def test_max_connections_covers_every_replica_at_its_peak(docs, container):
     assert int(cluster["spec"]["postgresql"]["parameters"]["max_connections"]) >= need + 10
 
 
-def render_with_hosts(tmp_path_factory, count):
+def render_with_hosts(tmp_path_factory, count, **host_vars):
     work = tmp_path_factory.mktemp("render-%d-nodes" % count)
-    hosts = {"node%d" % n: {"node_ip": "192.168.56.%d" % (10 + n)} for n in range(1, count + 1)}
+    hosts = {"node%d" % n: dict(host_vars, node_ip="192.168.56.%d" % (10 + n)) for n in range(1, count + 1)}
     result = rendering.render_inventory("vagrant", work / "work", work / "out", hosts=hosts)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return documents(work / "out")
@@ -313,3 +313,13 @@ def test_gcp_single_node_gets_one_instance(rendered):
     gcp_hosts = rendering.sample_hosts("gcp")
     assert len(gcp_hosts) == 1
     assert one(documents(rendered("gcp")), "Cluster", "comments-db")["spec"]["instances"] == 1
+
+
+def test_a_published_image_is_pulled_and_nothing_is_built(tmp_path_factory):
+    image = "ghcr.io/example/comments-api@sha256:" + "ab" * 32
+    docs = render_with_hosts(tmp_path_factory, 1, comments_app_image=image)
+    [container] = one(docs, "Deployment", APP)["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == image
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    labels = one(docs, "Deployment", APP)["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/version"] == "ab" * 6
