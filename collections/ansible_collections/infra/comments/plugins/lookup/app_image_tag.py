@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: app_image_tag
 short_description: Tag an app image by its version and the content of its build context
 version_added: 1.0.0
-author: infra.comments maintainers
+author: infra.comments maintainers (@infra-comments)
 description:
   - Reads a Docker build context on the controller and returns its tag, C(<version>-<hash>), where the version is
     C(project.version) of the context's C(pyproject.toml) and the hash is the first 12 hex digits of a SHA-256 over
