@@ -45,7 +45,9 @@ def generated_cases(role):
             wrong = WRONG_BY_TYPE[option.get("type", "str")]
         else:
             continue
-        cases.append({"variable": name, "vars": {name: wrong}, "message": "argument '%s'" % name})
+        # ansible-core words a value outside the choices differently from a value of the wrong type.
+        message = "value of %s must be one of" % name if option.get("choices") else "argument '%s'" % name
+        cases.append({"variable": name, "vars": {name: wrong}, "message": message})
     return cases
 
 
