@@ -18,6 +18,9 @@ import kubernetes_validate
 import yaml
 from kubernetes_validate.utils import all_versions, major_minor
 
+# libyaml's safe loader when PyYAML has it: the CRDs and chart renders are megabytes, ten times faster to parse.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def supported_kubernetes_versions():
     """Kubernetes minor versions kubernetes-validate has schemas for."""
@@ -45,7 +48,7 @@ class CrdIndex:
         self.root = Path(crd_root)
         self.versions = {}
         for path in sorted(self.root.rglob("*.yaml")):
-            for document in yaml.safe_load_all(path.read_text()):
+            for document in yaml.load_all(path.read_text(), Loader=SAFE_LOADER):
                 if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
                     continue
                 spec = document["spec"]
@@ -175,7 +178,7 @@ def validate_manifest_documents(documents, crds, kubernetes_version):
 
 def load_documents(text):
     """YAML documents of a rendered template, without the empty ones a leading '---' produces."""
-    return [document for document in yaml.safe_load_all(text) if document is not None]
+    return [document for document in yaml.load_all(text, Loader=SAFE_LOADER) if document is not None]
 
 
 # Chart values that upstream leaves empty are free-form maps (annotations, nodeSelector, env ...).

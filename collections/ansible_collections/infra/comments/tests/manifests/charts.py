@@ -1,0 +1,323 @@
+"""The real Helm charts the roles install, rendered with the values the roles pass, and what the roles rely on in them.
+
+A role that installs a chart keeps its values in `templates/<chart>-values.yaml.j2`. The chart is the folder
+`$SHARED/charts/<chart>-<version>/`, where the version is the role's `<role>_chart_version` default. The release name
+and namespace are the role's `<role>_release_name` and `<role>_namespace`. `helm template` renders it for the pinned
+Kubernetes version, and the `*_problems` functions below list what a role expects of the result (empty when all is
+there), so the tests can also feed them renders that must fail.
+"""
+
+import collections
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import kubernetes_validate
+import yaml
+
+import kube_schemas
+import rendering
+
+ChartUse = collections.namedtuple("ChartUse", "role template chart")
+
+# The IngressClass every Ingress of the collection names (interface contract: ingressClassName kong).
+KONG_INGRESS_CLASS = "kong"
+# CloudNativePG 1.30 ships 11 CRDs, all in this group ($SHARED/crds/README.md).
+CNPG_GROUP = "postgresql.cnpg.io"
+CNPG_CRD_COUNT = 11
+# The chart's webhook Service name is fixed (values service.name: "DO NOT CHANGE", the certificate is made for it).
+CNPG_WEBHOOK_SERVICE = "cnpg-webhook-service"
+# Kinds in the OpenAPI definitions that are not resources a cluster lists in its discovery.
+NOT_RESOURCES = {"APIGroup", "APIGroupList", "APIResourceList", "APIVersions", "DeleteOptions", "Status", "WatchEvent"}
+
+
+def discover_chart_templates():
+    """Every `<chart>-values.yaml.j2` any role has, as (role, template, chart)."""
+    found = []
+    for role, template in rendering.discover_templates():
+        match = kube_schemas.HELM_VALUES_TEMPLATE.match(Path(template).name)
+        if match:
+            found.append(ChartUse(role, template, match["chart"]))
+    return found
+
+
+def _load_vars(path):
+    """A role's defaults or vars: main.yml, or every file of a main/ folder."""
+    variables = {}
+    files = [path / "main.yml"] if (path / "main.yml").is_file() else sorted(path.glob("main/*.yml"))
+    for file in files:
+        variables.update(yaml.safe_load(file.read_text()) or {})
+    return variables
+
+
+def inventory_group_vars(inventory):
+    """Variables of an inventory's group_vars for the groups the roles run on (all, then microk8s)."""
+    variables = {}
+    base = rendering.INVENTORIES_DIR / inventory / "group_vars"
+    for group in ("all", "microk8s"):
+        files = [base / (group + ext) for ext in (".yml", ".yaml")] + sorted((base / group).glob("*.y*ml"))
+        for file in files:
+            if file.is_file():
+                variables.update(yaml.safe_load(file.read_text()) or {})
+    return variables
+
+
+REFERENCE = re.compile(r"\{\{\s*(?P<name>[a-z_][a-z0-9_]*)\s*\}\}")
+
+
+def setting(role, name, inventory=None, _seen=()):
+    """A role variable's value as the role sees it: defaults < inventory group_vars < vars.
+
+    Literals, and strings whose only Jinja is `{{ other_variable }}` (kong_proxy_service is
+    "{{ kong_release_name }}-gateway-proxy"): anything else needs Ansible, and the test says so instead of guessing.
+    """
+    role_dir = rendering.ROLES_DIR / role
+    variables = _load_vars(role_dir / "defaults")
+    if inventory is not None:
+        variables.update(inventory_group_vars(inventory))
+    variables.update(_load_vars(role_dir / "vars"))
+    if name not in variables:
+        raise KeyError("%s is not defined in roles/%s/defaults or vars (the chart test needs it)%s"
+                       % (name, role, " (via %s)" % " -> ".join(_seen) if _seen else ""))
+    value = variables[name]
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+    if name in _seen or "{%" in value or "{{" in REFERENCE.sub("", value):
+        raise ValueError("%s of role %s is %r: only literals and {{ other_variable }} can be read without Ansible"
+                         % (name, role, value))
+    parts = [str(setting(role, match["name"], inventory, _seen + (name,))) for match in REFERENCE.finditer(value)]
+    pieces = iter(parts)
+    return REFERENCE.sub(lambda _match: next(pieces), value)
+
+
+def chart_dir(use, charts_root, inventory=None):
+    """$SHARED/charts/<chart>-<role>_chart_version/, which must exist: the pin and the test data must agree."""
+    version = setting(use.role, "%s_chart_version" % use.role, inventory)
+    folder = Path(charts_root) / ("%s-%s" % (use.chart, version))
+    if not (folder / "Chart.yaml").is_file():
+        present = sorted(p.name for p in Path(charts_root).glob("%s-[0-9]*" % use.chart) if p.is_dir())
+        raise FileNotFoundError(
+            "roles/%s pins %s_chart_version %s, but %s does not exist (found %s): the role's pin and the charts in "
+            "$SHARED/charts must agree" % (use.role, use.role, version, folder, present or "none"))
+    declared = str((yaml.safe_load((folder / "Chart.yaml").read_text()) or {}).get("version"))
+    if declared != str(version):
+        raise ValueError("%s/Chart.yaml says version %s, not %s" % (folder, declared, version))
+    return folder
+
+
+def helm_binary():
+    """$HELM, else helm on PATH (`make helm` installs the pinned one as .venv/bin/helm)."""
+    helm = os.environ.get("HELM") or shutil.which("helm")
+    if not helm or not os.access(helm, os.X_OK):
+        raise FileNotFoundError("no Helm binary (HELM=%r, none on PATH): run `make helm`, or `make manifests`"
+                                % os.environ.get("HELM"))
+    return helm
+
+
+def served_api_versions(kubernetes_version):
+    """group/version/Kind of every GA resource of that Kubernetes version, from kubernetes-validate's schemas.
+
+    A real API server lists these in its discovery and Helm puts them in .Capabilities.APIVersions; `helm template`
+    only knows group/versions, so a chart testing for a kind (the kong chart's IngressClass) would render less than it
+    installs.
+    """
+    schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    definitions = schemas / ("v%s.0-local-strict" % kubernetes_version) / "_definitions.json"
+    if not definitions.is_file():
+        raise FileNotFoundError("kubernetes-validate has no %s" % definitions)
+    found = set()
+    for schema in json.loads(definitions.read_text())["$defs"].values():
+        for gvk in schema.get("x-kubernetes-group-version-kind", []):
+            if re.fullmatch(r"v\d+", gvk["version"]) and gvk["kind"] not in NOT_RESOURCES and not gvk["kind"].endswith("List"):
+                found.add("/".join(part for part in (gvk["group"], gvk["version"], gvk["kind"]) if part))
+    return sorted(found)
+
+
+def render_chart(folder, release, namespace, values_files, kubernetes_version):
+    """Documents `helm template` renders (CRDs included), for the given Kubernetes minor version."""
+    command = [helm_binary(), "template", release, str(folder), "--namespace", namespace, "--include-crds",
+               "--kube-version", "%s.0" % kubernetes_version]
+    for api_version in served_api_versions(kubernetes_version):
+        command += ["--api-versions", api_version]
+    for values in values_files:
+        command += ["--values", str(values)]
+    with tempfile.TemporaryDirectory(prefix="helm-home-") as home:
+        # No repositories, cache or plugins of the user's: the chart and its charts/ are all Helm gets.
+        env = dict(os.environ, HELM_CACHE_HOME=home + "/cache", HELM_CONFIG_HOME=home + "/config",
+                   HELM_DATA_HOME=home + "/data")
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(command), result.returncode, result.stderr[-4000:]))
+    return kube_schemas.load_documents(result.stdout)
+
+
+def named(documents, kind):
+    """{name: object} of one kind."""
+    return {d["metadata"]["name"]: d for d in documents if d.get("kind") == kind}
+
+
+def _pod_spec(workload):
+    return ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def duplicate_problems(documents):
+    """Two objects with the same kind, namespace and name: the install would fail or one would silently win.
+
+    The CRDs of Helm's crds/ folders are left out: ingress brings kong's crds/ once per alias, and Helm installs each
+    one only if it does not exist yet.
+    """
+    counts = collections.Counter(
+        (d["kind"], (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name"))
+        for d in documents if d.get("kind") != "CustomResourceDefinition")
+    return ["%s %s/%s is rendered %d times" % (kind, ns, name, n) for (kind, ns, name), n in sorted(counts.items(), key=str) if n > 1]
+
+
+def crd_problems(documents, crds):
+    """Every CRD the chart installs that $SHARED/crds also has must carry the same schemas there.
+
+    The custom resources the roles apply are validated against $SHARED/crds; that proves something only if the
+    cluster gets the same definitions from the chart.
+    """
+    problems = []
+    for name, crd in sorted(named(documents, "CustomResourceDefinition").items()):
+        spec = crd["spec"]
+        for version in spec["versions"]:
+            ours = crds.lookup("%s/%s" % (spec["group"], version["name"]), spec["names"]["kind"])
+            if ours is not None and ours["schema"] != version["schema"]["openAPIV3Schema"]:
+                problems.append("CRD %s %s: the chart's schema differs from %s" % (name, version["name"], ours["source"]))
+    return problems
+
+
+def _disruptions_allowed(budget, replicas):
+    """How many of `replicas` pods the PodDisruptionBudget lets a drain evict at once."""
+    spec = budget.get("spec") or {}
+
+    def count(value, round_up):
+        if isinstance(value, str) and value.endswith("%"):
+            exact = int(value[:-1]) * replicas / 100
+            return math.ceil(exact) if round_up else math.floor(exact)
+        return int(value)
+
+    if "maxUnavailable" in spec:
+        return count(spec["maxUnavailable"], round_up=True)
+    if "minAvailable" in spec:
+        return replicas - count(spec["minAvailable"], round_up=True)
+    return replicas
+
+
+def _selects(selector, labels):
+    match = (selector or {}).get("matchLabels") or {}
+    return bool(match) and all(labels.get(k) == v for k, v in match.items())
+
+
+def ingress_problems(documents, names, gateway_replicas):
+    """What the kong role and the comments app rely on in the kong/ingress chart's output.
+
+    names: the role's proxy_service, controller_deployment and gateway_deployment (what it waits for and reads).
+    """
+    problems = []
+    services = named(documents, "Service")
+    deployments = named(documents, "Deployment")
+    proxy_name = names["proxy_service"]
+    proxy = services.get(proxy_name)
+    if proxy is None:
+        problems.append("no Service %s (the proxy the role reads its LoadBalancer IP from); Services: %s"
+                        % (proxy_name, sorted(services)))
+    else:
+        spec = proxy["spec"]
+        if spec.get("type") != "LoadBalancer":
+            problems.append("Service %s is of type %s, not LoadBalancer" % (proxy_name, spec.get("type", "ClusterIP")))
+        if spec.get("externalTrafficPolicy") != "Local":
+            problems.append("Service %s has externalTrafficPolicy %s, not Local (rate limiting would see node "
+                            "addresses, not clients)" % (proxy_name, spec.get("externalTrafficPolicy", "Cluster")))
+        ports = sorted(port["port"] for port in spec.get("ports", []))
+        if ports != [80, 443]:
+            problems.append("Service %s has ports %s, not 80 and 443" % (proxy_name, ports))
+    for name, service in sorted(services.items()):
+        kind = service["spec"].get("type", "ClusterIP")
+        if name != proxy_name and kind in ("LoadBalancer", "NodePort"):
+            # The admin API and Kong Manager must never be reachable from outside the cluster.
+            problems.append("Service %s is of type %s: only %s may be reachable from outside" % (name, kind, proxy_name))
+    for name in (names["controller_deployment"], names["gateway_deployment"]):
+        if name not in deployments:
+            problems.append("no Deployment %s; Deployments: %s" % (name, sorted(deployments)))
+    gateway = deployments.get(names["gateway_deployment"])
+    if gateway is not None:
+        replicas = gateway["spec"].get("replicas", 1)
+        if replicas != gateway_replicas:
+            problems.append("Deployment %s has %s replicas, the role's kong_gateway_replicas is %s"
+                            % (names["gateway_deployment"], replicas, gateway_replicas))
+        labels = gateway["spec"]["template"]["metadata"].get("labels") or {}
+        budgets = [b for b in named(documents, "PodDisruptionBudget").values() if _selects(b["spec"].get("selector"), labels)]
+        if gateway_replicas >= 2 and not budgets:
+            problems.append("no PodDisruptionBudget selects the gateway pods, with %d replicas" % gateway_replicas)
+        for budget in budgets:
+            if _disruptions_allowed(budget, gateway_replicas) < 1:
+                problems.append("PodDisruptionBudget %s lets no gateway pod of %d be evicted: node drains would hang"
+                                % (budget["metadata"]["name"], gateway_replicas))
+    if KONG_INGRESS_CLASS not in named(documents, "IngressClass"):
+        problems.append("no IngressClass %s (every Ingress of the collection names it)" % KONG_INGRESS_CLASS)
+    return problems
+
+
+def cloudnative_pg_problems(documents, operator, webhook, crds):
+    """What the cloudnative_pg and comments_app roles rely on in the cloudnative-pg chart's output."""
+    problems = []
+    if webhook not in named(documents, "Service"):
+        problems.append("no Service %s (the operator's webhook the role waits for)" % webhook)
+    if operator not in named(documents, "Deployment"):
+        problems.append("no Deployment %s (the operator the role waits for); Deployments: %s"
+                        % (operator, sorted(named(documents, "Deployment"))))
+    rendered = {(d["spec"]["group"], d["spec"]["names"]["kind"]) for d in named(documents, "CustomResourceDefinition").values()
+                if d["spec"]["group"] == CNPG_GROUP}
+    expected = {(group, kind) for group, _version, kind in crds.versions if group == CNPG_GROUP}
+    if len(rendered) != CNPG_CRD_COUNT or rendered != expected:
+        problems.append("the chart renders %d %s CRDs (%s), expected the %d of $SHARED/crds (%s)"
+                        % (len(rendered), CNPG_GROUP, sorted(k for _g, k in rendered), len(expected),
+                           sorted(k for _g, k in expected)))
+    return problems
+
+
+def metallb_problems(documents, controller, speaker):
+    """What the metallb role waits for in the metallb chart's output, and no FRR (the role announces over L2)."""
+    problems = []
+    if controller not in named(documents, "Deployment"):
+        problems.append("no Deployment %s (metallb_controller_deployment, which the role waits for)" % controller)
+    if speaker not in named(documents, "DaemonSet"):
+        problems.append("no DaemonSet %s (metallb_speaker_daemonset, which the role waits for)" % speaker)
+    for document in documents:
+        pod = _pod_spec(document)
+        for container in pod.get("containers", []) + pod.get("initContainers", []):
+            if "frr" in container["name"].lower() or "frr" in container.get("image", "").lower():
+                problems.append("%s %s runs the FRR container %s" % (document["kind"], document["metadata"]["name"], container["name"]))
+    return problems
+
+
+# The names other roles and verify.yml use (interface contract), which the roles' own variables must give.
+CONTRACT_NAMES = {
+    "kong": {"kong_proxy_service": "kong-gateway-proxy", "kong_controller_deployment": "kong-controller",
+             "kong_gateway_deployment": "kong-gateway", "kong_namespace": "kong"},
+    "cloudnative_pg": {"cloudnative_pg_operator_deployment": "cnpg-cloudnative-pg",
+                       "cloudnative_pg_webhook_service": CNPG_WEBHOOK_SERVICE, "cloudnative_pg_namespace": "cnpg-system"},
+    "metallb": {"metallb_namespace": "metallb-system"},
+}
+
+
+def role_problems(use, documents, inventory, crds):
+    """The role-specific promises of one chart, for one inventory, with the names the role itself waits for."""
+    if use.chart == "ingress":
+        names = {key: setting(use.role, "kong_" + key, inventory)
+                 for key in ("proxy_service", "controller_deployment", "gateway_deployment")}
+        return ingress_problems(documents, names, int(setting(use.role, "kong_gateway_replicas", inventory)))
+    if use.chart == "cloudnative-pg":
+        return cloudnative_pg_problems(documents, setting(use.role, "cloudnative_pg_operator_deployment", inventory),
+                                       setting(use.role, "cloudnative_pg_webhook_service", inventory), crds)
+    if use.chart == "metallb":
+        return metallb_problems(documents, setting(use.role, "metallb_controller_deployment", inventory),
+                                setting(use.role, "metallb_speaker_daemonset", inventory))
+    return ["no assertions for chart %s of role %s: add what the role relies on to charts.role_problems" % (use.chart, use.role)]

@@ -1,0 +1,200 @@
+"""Every Helm chart a role installs, rendered by the real chart with exactly the values the role passes, per inventory.
+
+The values are the role's `templates/<chart>-values.yaml.j2` as the `rendered` fixture renders it (with Ansible, the
+role's own precedence), the chart is `$SHARED/charts/<chart>-<role>_chart_version/`, and the release name and
+namespace are the role's. Every document must be valid for the pinned Kubernetes (custom resources against
+$SHARED/crds, strictly), and each chart must give what its role relies on. The negative tests change one value on
+top of the role's and check that the matching assertion fails, so none of them can pass by accident.
+"""
+
+import copy
+
+import pytest
+import yaml
+
+import charts
+import kube_schemas
+import rendering
+
+CHART_USES = charts.discover_chart_templates()
+INVENTORIES = rendering.discover_inventories()
+USE_IDS = ["%s/%s" % (use.role, use.chart) for use in CHART_USES]
+
+
+@pytest.fixture(scope="session")
+def chart_render(rendered, shared_dir, kubernetes_version, tmp_path_factory):
+    """render(use, inventory, override=None): the chart's documents; the role's own values are rendered once."""
+    cache = {}
+
+    def render(use, inventory, override=None):
+        key = (use, inventory, yaml.safe_dump(override))
+        if key not in cache:
+            values = [rendered(inventory) / use.role / use.template[: -len(".j2")]]
+            assert values[0].is_file(), "%s/%s was not rendered for %s" % (use.role, use.template, inventory)
+            if override is not None:
+                extra = tmp_path_factory.mktemp("override") / "values.yaml"
+                extra.write_text(yaml.safe_dump(override))
+                values.append(extra)
+            cache[key] = charts.render_chart(
+                charts.chart_dir(use, shared_dir / "charts", inventory),
+                charts.setting(use.role, "%s_release_name" % use.role, inventory),
+                charts.setting(use.role, "%s_namespace" % use.role, inventory),
+                values, kubernetes_version)
+        return copy.deepcopy(cache[key])
+
+    return render
+
+
+def use_of(chart):
+    found = [use for use in CHART_USES if use.chart == chart]
+    assert len(found) == 1, "expected one role with templates/%s-values.yaml.j2, found %s" % (chart, found)
+    return found[0]
+
+
+def test_discovery_finds_every_chart_the_roles_install():
+    # Guards the parametrisation: a role whose values template was renamed would otherwise drop out silently.
+    assert {("metallb", "metallb"), ("kong", "ingress"), ("cloudnative_pg", "cloudnative-pg")} <= {
+        (use.role, use.chart) for use in CHART_USES}, CHART_USES
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+@pytest.mark.parametrize("use", CHART_USES, ids=USE_IDS)
+def test_chart_renders_only_valid_objects(use, inventory, chart_render, crds, kubernetes_version):
+    documents = chart_render(use, inventory)
+    problems = kube_schemas.validate_manifest_documents(documents, crds, kubernetes_version)
+    problems += charts.duplicate_problems(documents) + charts.crd_problems(documents, crds)
+    assert problems == [], "%s chart with the values of role %s for %s:\n  %s" % (
+        use.chart, use.role, inventory, "\n  ".join(problems))
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+@pytest.mark.parametrize("use", CHART_USES, ids=USE_IDS)
+def test_chart_gives_what_the_role_relies_on(use, inventory, chart_render, crds):
+    problems = charts.role_problems(use, chart_render(use, inventory), inventory, crds)
+    assert problems == [], "%s chart with the values of role %s for %s:\n  %s" % (
+        use.chart, use.role, inventory, "\n  ".join(problems))
+
+
+@pytest.mark.parametrize("use", CHART_USES, ids=USE_IDS)
+def test_chart_pin_matches_the_role_default(use, shared_dir):
+    folder = charts.chart_dir(use, shared_dir / "charts")
+    assert folder.name == "%s-%s" % (use.chart, charts.setting(use.role, "%s_chart_version" % use.role))
+
+
+@pytest.mark.parametrize("role", sorted(charts.CONTRACT_NAMES))
+def test_role_names_are_the_ones_other_roles_use(role):
+    """The chart assertions use the role's own names; these must be the names of the interface contract."""
+    assert {name: charts.setting(role, name) for name in charts.CONTRACT_NAMES[role]} == charts.CONTRACT_NAMES[role]
+
+
+def test_settings_are_read_as_the_role_sees_them():
+    assert charts.setting("kong", "kong_proxy_service") == "kong-gateway-proxy"  # "{{ kong_release_name }}-gateway-proxy"
+    with pytest.raises(KeyError, match="kong_no_such_variable is not defined in roles/kong"):
+        charts.setting("kong", "kong_no_such_variable")
+
+
+def _first_leaf(values, path=()):
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            return _first_leaf(value, path + (key,))
+        return path + (key,)
+    return path
+
+
+@pytest.mark.parametrize("use", CHART_USES, ids=USE_IDS)
+def test_a_misspelt_key_in_the_role_values_fails_the_key_check(use, rendered, shared_dir):
+    text = (rendered(INVENTORIES[0]) / use.role / use.template[: -len(".j2")]).read_text()
+    values = yaml.safe_load(text)
+    upstream = charts.chart_dir(use, shared_dir / "charts") / "values.yaml"
+    assert kube_schemas.validate_helm_values(text, upstream) == []
+    *parents, leaf = _first_leaf(values)
+    node = values
+    for key in parents:
+        node = node[key]
+    node[leaf + "x"] = node.pop(leaf)
+    misspelt = ".".join(parents + [leaf + "x"])
+    assert kube_schemas.validate_helm_values(yaml.safe_dump(values), upstream) == [
+        "%s is not a key of the chart's values" % misspelt]
+
+
+# One value changed on top of the role's own, and the problem the assertions must then report.
+BROKEN = [
+    ("ingress", {"gateway": {"manager": {"enabled": True, "type": "NodePort"}}},
+     "Service kong-gateway-manager is of type NodePort"),
+    ("ingress", {"gateway": {"admin": {"enabled": True, "type": "LoadBalancer", "clusterIP": None}}},
+     "Service kong-gateway-admin is of type LoadBalancer"),
+    ("ingress", {"gateway": {"proxy": {"type": "ClusterIP"}}}, "Service kong-gateway-proxy is of type ClusterIP"),
+    ("ingress", {"gateway": {"proxy": {"externalTrafficPolicy": "Cluster"}}}, "externalTrafficPolicy Cluster"),
+    ("ingress", {"gateway": {"proxy": {"tls": {"enabled": False}}}}, "has ports [80], not 80 and 443"),
+    ("ingress", {"gateway": {"replicaCount": 7}}, "kong-gateway has 7 replicas"),
+    ("ingress", {"gateway": {"replicaCount": 2, "podDisruptionBudget": {"enabled": False}}},
+     "no PodDisruptionBudget selects the gateway pods, with"),
+    ("ingress", {"gateway": {"podDisruptionBudget": {"enabled": True, "maxUnavailable": None, "minAvailable": "100%"}}},
+     "lets no gateway pod of"),
+    ("ingress", {"controller": {"ingressController": {"ingressClass": "other"}}}, "no IngressClass kong"),
+    ("ingress", {"controller": {"enabled": False}}, "no Deployment kong-controller"),
+    ("cloudnative-pg", {"crds": {"create": False}}, "the chart renders 0 postgresql.cnpg.io CRDs"),
+    ("cloudnative-pg", {"fullnameOverride": "operator"}, "no Deployment cnpg-cloudnative-pg"),
+    ("cloudnative-pg", {"service": {"name": "webhook"}}, "no Service cnpg-webhook-service"),
+    ("metallb", {"speaker": {"frr": {"enabled": True}}}, "DaemonSet metallb-speaker runs the FRR container"),
+    ("metallb", {"fullnameOverride": "lb"}, "no Deployment metallb-controller"),
+    ("metallb", {"fullnameOverride": "lb"}, "no DaemonSet metallb-speaker"),
+]
+
+
+@pytest.mark.parametrize("chart, override, expected", BROKEN, ids=["%s-%d" % (b[0], i) for i, b in enumerate(BROKEN)])
+def test_a_broken_value_fails_the_role_assertions(chart, override, expected, chart_render, crds):
+    use = use_of(chart)
+    problems = charts.role_problems(use, chart_render(use, INVENTORIES[0], override), INVENTORIES[0], crds)
+    assert any(expected in problem for problem in problems), problems
+
+
+INVALID_OBJECTS = [
+    ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kong"}, "data": {"a": "b"},
+      "bogus": 1}, "ConfigMap x: (root): Additional properties are not allowed ('bogus'"),
+    ({"apiVersion": "configuration.konghq.com/v1", "kind": "KongClusterPlugin", "metadata": {"name": "p"},
+      "plugin": "correlation-id", "confg": {"header_name": "X-Request-ID"}}, "KongClusterPlugin p: (root): Additional properties are not allowed ('confg'"),
+    ({"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "old", "namespace": "kong"},
+      "spec": {}}, "Couldn't find schema"),
+]
+
+
+@pytest.mark.parametrize("document, expected", INVALID_OBJECTS, ids=["std-unknown-field", "crd-unknown-field", "removed-api"])
+def test_an_invalid_object_in_a_real_render_is_reported(document, expected, chart_render, crds, kubernetes_version):
+    """The kong chart renders `extraObjects` as given: the render goes through the same strict validation."""
+    documents = chart_render(use_of("ingress"), INVENTORIES[0], {"gateway": {"extraObjects": [document]}})
+    problems = kube_schemas.validate_manifest_documents(documents, crds, kubernetes_version)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_an_object_rendered_twice_is_reported(chart_render):
+    twice = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kong"}}
+    documents = chart_render(use_of("ingress"), INVENTORIES[0], {"gateway": {"extraObjects": [twice, twice]}})
+    assert charts.duplicate_problems(documents) == ["ConfigMap kong/x is rendered 2 times"]
+
+
+def test_a_chart_crd_that_differs_from_the_test_crds_is_reported(chart_render, crds):
+    documents = chart_render(use_of("cloudnative-pg"), INVENTORIES[0])
+    crd = charts.named(documents, "CustomResourceDefinition")["clusters.postgresql.cnpg.io"]
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"].pop("spec")
+    assert charts.crd_problems(documents, crds) == [
+        "CRD clusters.postgresql.cnpg.io v1: the chart's schema differs from %s"
+        % crds.lookup("postgresql.cnpg.io/v1", "Cluster")["source"]]
+
+
+def test_a_pin_without_its_chart_in_shared_is_an_error(shared_dir, tmp_path):
+    use = use_of("metallb")
+    with pytest.raises(FileNotFoundError, match="pins metallb_chart_version .*, but .* does not exist"):
+        charts.chart_dir(use, tmp_path)
+
+
+def test_disruption_budget_arithmetic():
+    def budget(**spec):
+        return {"spec": spec}
+
+    assert charts._disruptions_allowed(budget(maxUnavailable=1), 2) == 1
+    assert charts._disruptions_allowed(budget(maxUnavailable="50%"), 3) == 2
+    assert charts._disruptions_allowed(budget(minAvailable=1), 2) == 1
+    assert charts._disruptions_allowed(budget(minAvailable="50%"), 2) == 1
+    assert charts._disruptions_allowed(budget(minAvailable="100%"), 2) == 0
+    assert charts._disruptions_allowed(budget(maxUnavailable=0), 2) == 0
