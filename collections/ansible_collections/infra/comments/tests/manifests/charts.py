@@ -210,6 +210,15 @@ def _disruptions_allowed(budget, replicas):
     return replicas
 
 
+def pod_label_problems(workload, expected):
+    """The labels other roles select the workload's pods by (NetworkPolicies, verify.yml) must be on its pod template."""
+    labels = ((workload.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+    missing = {k: v for k, v in expected.items() if labels.get(k) != v}
+    if missing:
+        return ["pods of %s %s lack the labels %s (they have %s)" % (workload["kind"], workload["metadata"]["name"], missing, labels)]
+    return []
+
+
 def _selects(selector, labels):
     match = (selector or {}).get("matchLabels") or {}
     return bool(match) and all(labels.get(k) == v for k, v in match.items())
@@ -243,9 +252,13 @@ def ingress_problems(documents, names, gateway_replicas):
         if name != proxy_name and kind in ("LoadBalancer", "NodePort"):
             # The admin API and Kong Manager must never be reachable from outside the cluster.
             problems.append("Service %s is of type %s: only %s may be reachable from outside" % (name, kind, proxy_name))
-    for name in (names["controller_deployment"], names["gateway_deployment"]):
+    release = names["release_name"]
+    for name, pod_name in ((names["controller_deployment"], "controller"), (names["gateway_deployment"], "gateway")):
         if name not in deployments:
             problems.append("no Deployment %s; Deployments: %s" % (name, sorted(deployments)))
+        else:
+            problems += pod_label_problems(deployments[name], {"app.kubernetes.io/name": pod_name,
+                                                               "app.kubernetes.io/instance": release})
     gateway = deployments.get(names["gateway_deployment"])
     if gateway is not None:
         replicas = gateway["spec"].get("replicas", 1)
@@ -265,9 +278,11 @@ def ingress_problems(documents, names, gateway_replicas):
     return problems
 
 
-def cloudnative_pg_problems(documents, operator, webhook, crds):
+def cloudnative_pg_problems(documents, operator, webhook, operator_labels, crds):
     """What the cloudnative_pg and comments_app roles rely on in the cloudnative-pg chart's output."""
     problems = []
+    if operator in named(documents, "Deployment"):
+        problems += pod_label_problems(named(documents, "Deployment")[operator], operator_labels)
     if webhook not in named(documents, "Service"):
         problems.append("no Service %s (the operator's webhook the role waits for)" % webhook)
     if operator not in named(documents, "Deployment"):
@@ -301,10 +316,13 @@ def metallb_problems(documents, controller, speaker):
 # The names other roles and verify.yml use (interface contract), which the roles' own variables must give.
 CONTRACT_NAMES = {
     "kong": {"kong_proxy_service": "kong-gateway-proxy", "kong_controller_deployment": "kong-controller",
-             "kong_gateway_deployment": "kong-gateway", "kong_namespace": "kong"},
+             "kong_gateway_deployment": "kong-gateway", "kong_namespace": "kong", "kong_release_name": "kong"},
     "cloudnative_pg": {"cloudnative_pg_operator_deployment": "cnpg-cloudnative-pg",
-                       "cloudnative_pg_webhook_service": CNPG_WEBHOOK_SERVICE, "cloudnative_pg_namespace": "cnpg-system"},
-    "metallb": {"metallb_namespace": "metallb-system"},
+                       "cloudnative_pg_webhook_service": CNPG_WEBHOOK_SERVICE, "cloudnative_pg_namespace": "cnpg-system",
+                       "cloudnative_pg_operator_labels": {"app.kubernetes.io/name": "cloudnative-pg",
+                                                          "app.kubernetes.io/instance": "cnpg"}},
+    "metallb": {"metallb_namespace": "metallb-system", "metallb_controller_deployment": "metallb-controller",
+                "metallb_speaker_daemonset": "metallb-speaker"},
 }
 
 
@@ -312,11 +330,12 @@ def role_problems(use, documents, inventory, crds):
     """The role-specific promises of one chart, for one inventory, with the names the role itself waits for."""
     if use.chart == "ingress":
         names = {key: setting(use.role, "kong_" + key, inventory)
-                 for key in ("proxy_service", "controller_deployment", "gateway_deployment")}
+                 for key in ("proxy_service", "controller_deployment", "gateway_deployment", "release_name")}
         return ingress_problems(documents, names, int(setting(use.role, "kong_gateway_replicas", inventory)))
     if use.chart == "cloudnative-pg":
         return cloudnative_pg_problems(documents, setting(use.role, "cloudnative_pg_operator_deployment", inventory),
-                                       setting(use.role, "cloudnative_pg_webhook_service", inventory), crds)
+                                       setting(use.role, "cloudnative_pg_webhook_service", inventory),
+                                       setting(use.role, "cloudnative_pg_operator_labels", inventory), crds)
     if use.chart == "metallb":
         return metallb_problems(documents, setting(use.role, "metallb_controller_deployment", inventory),
                                 setting(use.role, "metallb_speaker_daemonset", inventory))

@@ -149,6 +149,20 @@ def test_a_broken_value_fails_the_role_assertions(chart, override, expected, cha
     assert any(expected in problem for problem in problems), problems
 
 
+@pytest.mark.parametrize("chart, deployment, label", [
+    ("ingress", "kong-gateway", "app.kubernetes.io/name"),
+    ("ingress", "kong-controller", "app.kubernetes.io/instance"),
+    ("cloudnative-pg", "cnpg-cloudnative-pg", "app.kubernetes.io/name"),
+])
+def test_pods_without_the_labels_other_roles_select_are_reported(chart, deployment, label, chart_render, crds):
+    use = use_of(chart)
+    documents = chart_render(use, INVENTORIES[0])
+    labels = charts.named(documents, "Deployment")[deployment]["spec"]["template"]["metadata"]["labels"]
+    labels[label] = "renamed"
+    problems = charts.role_problems(use, documents, INVENTORIES[0], crds)
+    assert any(p.startswith("pods of Deployment %s lack the labels {'%s'" % (deployment, label)) for p in problems), problems
+
+
 INVALID_OBJECTS = [
     ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kong"}, "data": {"a": "b"},
       "bogus": 1}, "ConfigMap x: (root): Additional properties are not allowed ('bogus'"),
