@@ -212,3 +212,21 @@ def test_disruption_budget_arithmetic():
     assert charts._disruptions_allowed(budget(minAvailable="50%"), 2) == 1
     assert charts._disruptions_allowed(budget(minAvailable="100%"), 2) == 0
     assert charts._disruptions_allowed(budget(maxUnavailable=0), 2) == 0
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_kong_resources_reach_the_containers_they_are_for(inventory, chart_render):
+    """The controller release runs no Kong container: its resources must land on the ingress-controller container."""
+    deployments = charts.named(chart_render(use_of("ingress"), inventory), "Deployment")
+    containers = {
+        (deployment, container["name"]): container.get("resources")
+        for deployment in ("kong-controller", "kong-gateway")
+        for container in deployments[deployment]["spec"]["template"]["spec"]["containers"]
+    }
+    expected = {
+        ("kong-controller", "ingress-controller"): charts.setting("kong", "kong_controller_resources", inventory),
+        ("kong-gateway", "proxy"): charts.setting("kong", "kong_gateway_resources", inventory),
+    }
+    for key, resources in expected.items():
+        assert key in containers, "no container %s in Deployment %s: %s" % (key[1], key[0], sorted(containers))
+        assert containers[key] == resources, "%s/%s has resources %s, the role sets %s" % (key + (containers[key], resources))
