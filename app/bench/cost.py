@@ -98,6 +98,5 @@ def measure(calls: int, url: str) -> list[tuple[str, str, float]]:
     return results
 
 
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -204,8 +204,16 @@ def gunicorn_env(base: dict, port: int, args) -> dict:
 
 def run_wrk(url: str, method: str, path: str, seconds: int, args) -> dict:
     cmd = [
-        "wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "5s",
-        "--latency", "-s", str(BENCH_DIR / "wrk.lua"), url + path,
+        "wrk",
+        f"-t{args.wrk_threads}",
+        f"-c{args.connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(BENCH_DIR / "wrk.lua"),
+        url + path,
     ]
     env = dict(os.environ, BENCH_METHOD=method, BENCH_PATH=path, BENCH_POST_CONTENT=str(POST_CONTENT))
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
@@ -230,6 +238,7 @@ def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, env=gunicorn_env(t.env, port, args), stdout=out, stderr=subprocess.STDOUT)
     try:
+
         def answers() -> bool:
             if proc.poll() is not None:
                 raise BenchError(f"({t.key}) gunicorn exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
@@ -242,9 +251,15 @@ def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result
         list_path = f"/api/comment/list/{LIST_CONTENT}"
         if t.seed_over_http:
             for n in range(SEEDED):
-                status, body = http("POST", url + "/api/comment/new", {
-                    "email": f"seed{n}@example.com", "comment": f"seed comment number {n}",
-                    "content_id": LIST_CONTENT})
+                status, body = http(
+                    "POST",
+                    url + "/api/comment/new",
+                    {
+                        "email": f"seed{n}@example.com",
+                        "comment": f"seed comment number {n}",
+                        "content_id": LIST_CONTENT,
+                    },
+                )
                 if status != 200:
                     raise BenchError(f"({t.key}) seeding: POST answered {status}: {body[:200]!r}")
         if t.key != "a":
@@ -258,7 +273,9 @@ def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result
             run_wrk(url, method, path, args.warmup, args)
             for attempt in range(1, ATTEMPTS + 1):
                 split = []
-                sampler = threading.Timer(args.duration / 2, lambda: split.extend(connections_per_worker(proc.pid, port)))
+                sampler = threading.Timer(
+                    args.duration / 2, lambda: split.extend(connections_per_worker(proc.pid, port))
+                )
                 app_cpu, db_cpu = cpu_seconds(proc.pid), cpu_seconds(t.db_pid)
                 busy, mine, wall = machine_busy_seconds(), os.times(), time.monotonic()
                 sampler.start()
@@ -273,26 +290,49 @@ def bench_target(t: Target, args, workdir: Path, log_lines: list) -> list[Result
                 others_cores = max(others, 0.0) / (time.monotonic() - wall)
                 if min(split, default=0) > 0 or attempt == ATTEMPTS:
                     break
-                print(f"  ({t.key}) {method}: one worker held no connection ({'/'.join(map(str, split))}); "
-                      "measuring again", flush=True)
+                print(
+                    f"  ({t.key}) {method}: one worker held no connection ({'/'.join(map(str, split))}); "
+                    "measuring again",
+                    flush=True,
+                )
             errors = sum(stats[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
-            r = Result(t.key, method, stats["rps"], stats["p50_us"] / 1000, stats["p99_us"] / 1000, stats["requests"],
-                       errors, 1000 * app_cpu / stats["requests"], 1000 * db_cpu / stats["requests"], split, attempt,
-                       others_cores)
+            r = Result(
+                t.key,
+                method,
+                stats["rps"],
+                stats["p50_us"] / 1000,
+                stats["p99_us"] / 1000,
+                stats["requests"],
+                errors,
+                1000 * app_cpu / stats["requests"],
+                1000 * db_cpu / stats["requests"],
+                split,
+                attempt,
+                others_cores,
+            )
             results.append(r)
             log_lines.append(f"### ({t.key}) {method}\n```\n{stats['raw'].strip()}\n```")
-            print(f"  ({t.key}) {method:4} {r.rps:9.1f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
-                  f"  CPU/req {r.app_cpu_ms:.3f} ms (+db {r.db_cpu_ms:.3f})  conns {'/'.join(map(str, split))}"
-                  f"  others {others_cores:.2f} cores"
-                  f"  errors {errors}", flush=True)
+            print(
+                f"  ({t.key}) {method:4} {r.rps:9.1f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+                f"  CPU/req {r.app_cpu_ms:.3f} ms (+db {r.db_cpu_ms:.3f})  conns {'/'.join(map(str, split))}"
+                f"  others {others_cores:.2f} cores"
+                f"  errors {errors}",
+                flush=True,
+            )
         return results
     finally:
         stop(proc)
 
 
 def machine(pg_version: str) -> list[str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     debian = Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "?"
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
@@ -309,16 +349,28 @@ def fmt_ratio(x: float) -> str:
     return f"{x:.2f}x"
 
 
-def write_report(results: list[Result], targets: list[Target], args, machine_lines, load_before, load_after,
-                 wall_s: float, raw: list[str]) -> str:
+def write_report(
+    results: list[Result],
+    targets: list[Target],
+    args,
+    machine_lines,
+    load_before,
+    load_after,
+    wall_s: float,
+    raw: list[str],
+) -> str:
     titles = {t.key: t.title for t in targets}
-    rows = ["| app | method | req/s | p50 ms | p99 ms | vs (a) | vs (b) | CPU ms/req | conns per worker | other load | requests | errors |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| app | method | req/s | p50 ms | p99 ms | vs (a) | vs (b) | CPU ms/req | conns per worker | other load | requests | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         cpu = f"{r.app_cpu_ms:.2f}" + (f" + {r.db_cpu_ms:.2f} db" if r.db_cpu_ms else "")
-        rows.append(f"| ({r.key}) {titles[r.key]} | {r.method} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-                    f"{fmt_ratio(r.ratio_a)} | {fmt_ratio(r.ratio_b)} | {cpu} | {'/'.join(map(str, r.split))}"
-                    f"{f' (try {r.attempts})' if r.attempts > 1 else ''} | {r.others_cores:.2f} | {r.requests} | {r.errors} |")
+        rows.append(
+            f"| ({r.key}) {titles[r.key]} | {r.method} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{fmt_ratio(r.ratio_a)} | {fmt_ratio(r.ratio_b)} | {cpu} | {'/'.join(map(str, r.split))}"
+            f"{f' (try {r.attempts})' if r.attempts > 1 else ''} | {r.others_cores:.2f} | {r.requests} | {r.errors} |"
+        )
     verdicts = []
     by = {(r.key, r.method): r for r in results}
     for key, method, metric, bound, wording in TARGETS:
@@ -326,54 +378,62 @@ def write_report(results: list[Result], targets: list[Target], args, machine_lin
         value = getattr(r, metric)
         if metric == "p99_ms":
             met = value <= bound
-            detail = f"{value:.2f} ms" + ("" if met else f", {value - bound:.2f} ms ({(value / bound - 1) * 100:.0f} %) over")
+            detail = f"{value:.2f} ms" + (
+                "" if met else f", {value - bound:.2f} ms ({(value / bound - 1) * 100:.0f} %) over"
+            )
         else:
             met = value >= bound
-            detail = f"{value:.2f}x" + ("" if met else f", {(1 - value / bound) * 100:.0f} % short "
-                                        f"({r.rps:.0f} req/s of the {bound * ref.rps:.0f} needed)")
+            detail = f"{value:.2f}x" + (
+                ""
+                if met
+                else f", {(1 - value / bound) * 100:.0f} % short "
+                f"({r.rps:.0f} req/s of the {bound * ref.rps:.0f} needed)"
+            )
             # What the ratio would be with the CPU the only limit: load-independent, see CPU ms/req.
             detail += f"; by CPU per request: {ref.app_cpu_ms / (r.app_cpu_ms + r.db_cpu_ms):.2f}x"
         verdicts.append(f"| {wording} | {'met' if met else '**missed**'} | {detail} |")
-    return "\n".join([
-        "# Benchmarks",
-        "",
-        "Written by `make bench` (`app/bench/run.py`); the part above the marker is regenerated on each run.",
-        "",
-        f"Run started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(time.time() - wall_s))}, {wall_s:.0f} s in all. "
-        f"wrk on loopback: {args.wrk_threads} thread(s), {args.connections} connections, {args.warmup} s warm-up "
-        f"then {args.duration} s per measurement. gunicorn for all four: `-c python:comments_api.gunicorn_conf`, "
-        f"gthread, {args.workers} workers x {args.threads} threads, bound to 127.0.0.1. GET lists a content with "
-        f"{SEEDED} comments; POST creates a comment on another content (so the list keeps its size). "
-        "CPU ms/req: CPU time of the gunicorn processes (and of PostgreSQL for (d)) during the "
-        "measurement, divided by the requests served; unlike req/s it hardly moves with the machine's load. "
-        "Conns per worker: how wrk's connections were spread over the gunicorn workers mid-measurement; "
-        f"one where a worker held none is taken again, up to {ATTEMPTS} tries (why: see the analysis). "
-        "Other load: CPU used during the measurement by everything except the app, PostgreSQL and wrk "
-        "(other users of the machine), in cores of the 2.",
-        "",
-        *rows,
-        "",
-        "| target | verdict | measured |",
-        "|---|---|---|",
-        *verdicts,
-        "",
-        "## Machine",
-        "",
-        *machine_lines,
-        f"- Load average (1, 5, 15 min) before the run: {', '.join(f'{x:.2f}' for x in load_before)}; "
-        f"after: {', '.join(f'{x:.2f}' for x in load_after)} (this one includes the benchmark itself; "
-        "the 'other load' column does not)",
-        "- No CPU pinning: wrk, the gunicorn workers and (d)'s PostgreSQL share the same cores, "
-        "together with whatever else the machine runs (the load average above).",
-        "",
-        "<details><summary>wrk's own output</summary>",
-        "",
-        *raw,
-        "",
-        "</details>",
-        "",
-        GENERATED_END,
-    ])
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "Written by `make bench` (`app/bench/run.py`); the part above the marker is regenerated on each run.",
+            "",
+            f"Run started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(time.time() - wall_s))}, {wall_s:.0f} s in all. "
+            f"wrk on loopback: {args.wrk_threads} thread(s), {args.connections} connections, {args.warmup} s warm-up "
+            f"then {args.duration} s per measurement. gunicorn for all four: `-c python:comments_api.gunicorn_conf`, "
+            f"gthread, {args.workers} workers x {args.threads} threads, bound to 127.0.0.1. GET lists a content with "
+            f"{SEEDED} comments; POST creates a comment on another content (so the list keeps its size). "
+            "CPU ms/req: CPU time of the gunicorn processes (and of PostgreSQL for (d)) during the "
+            "measurement, divided by the requests served; unlike req/s it hardly moves with the machine's load. "
+            "Conns per worker: how wrk's connections were spread over the gunicorn workers mid-measurement; "
+            f"one where a worker held none is taken again, up to {ATTEMPTS} tries (why: see the analysis). "
+            "Other load: CPU used during the measurement by everything except the app, PostgreSQL and wrk "
+            "(other users of the machine), in cores of the 2.",
+            "",
+            *rows,
+            "",
+            "| target | verdict | measured |",
+            "|---|---|---|",
+            *verdicts,
+            "",
+            "## Machine",
+            "",
+            *machine_lines,
+            f"- Load average (1, 5, 15 min) before the run: {', '.join(f'{x:.2f}' for x in load_before)}; "
+            f"after: {', '.join(f'{x:.2f}' for x in load_after)} (this one includes the benchmark itself; "
+            "the 'other load' column does not)",
+            "- No CPU pinning: wrk, the gunicorn workers and (d)'s PostgreSQL share the same cores, "
+            "together with whatever else the machine runs (the load average above).",
+            "",
+            "<details><summary>wrk's own output</summary>",
+            "",
+            *raw,
+            "",
+            "</details>",
+            "",
+            GENERATED_END,
+        ]
+    )
 
 
 def main(argv=None) -> int:
@@ -399,10 +459,19 @@ def main(argv=None) -> int:
         metrics_dir = workdir / "metrics"
         targets = [
             Target("a", "ceiling: bare WSGI", "apps.ceiling:app"),
-            Target("b", "reference: original API in memory", "apps.reference:app",
-                   {"BENCH_SEED_COMMENTS": str(SEEDED), "BENCH_SEED_CONTENT": str(LIST_CONTENT)}),
-            Target("c", "this app, SQLite", "comments_api.wsgi:app",
-                   {"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}"}, seed_over_http=True),
+            Target(
+                "b",
+                "reference: original API in memory",
+                "apps.reference:app",
+                {"BENCH_SEED_COMMENTS": str(SEEDED), "BENCH_SEED_CONTENT": str(LIST_CONTENT)},
+            ),
+            Target(
+                "c",
+                "this app, SQLite",
+                "comments_api.wsgi:app",
+                {"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}"},
+                seed_over_http=True,
+            ),
             Target("d", "this app, PostgreSQL", "comments_api.wsgi:app", {}, seed_over_http=True),
         ]
         try:
@@ -449,8 +518,10 @@ def main(argv=None) -> int:
     print(f"wrote {args.output}")
     failed = [r for r in results if r.errors]
     if failed:
-        print("requests failed during the run: " + ", ".join(f"({r.key}) {r.method}: {r.errors}" for r in failed),
-              file=sys.stderr)
+        print(
+            "requests failed during the run: " + ", ".join(f"({r.key}) {r.method}: {r.errors}" for r in failed),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

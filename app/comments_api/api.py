@@ -17,9 +17,7 @@ def _db():
 def create_comment():
     if not request.is_json:
         # Checked before reading the body: the original only ever accepted JSON.
-        return error_response(
-            415, f"Content-Type must be application/json, got {request.mimetype or 'none'!r}"
-        )
+        return error_response(415, f"Content-Type must be application/json, got {request.mimetype or 'none'!r}")
     body = validation.parse_json_body(request.get_data(cache=False))
     new = validation.new_comment(body, current_app.config["MAX_COMMENT_LENGTH"])
     stored = _db().add_comment(new.content_id, new.email, new.comment)

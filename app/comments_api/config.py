@@ -78,9 +78,7 @@ def database_url(environ=None) -> URL:
                 "an in-memory database would differ per worker"
             )
         return url
-    raise ConfigError(
-        f"DATABASE_URL scheme {url.drivername!r} is not supported; use sqlite:/// or postgresql://"
-    )
+    raise ConfigError(f"DATABASE_URL scheme {url.drivername!r} is not supported; use sqlite:/// or postgresql://")
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import REGISTRY
 from prometheus_client.multiprocess import MultiProcessCollector
 
-REQUEST_COUNT = Counter(
-    "http_requests_total", "HTTP requests handled.", ("route", "method", "status")
-)
+REQUEST_COUNT = Counter("http_requests_total", "HTTP requests handled.", ("route", "method", "status"))
 REQUEST_LATENCY = Histogram(
     "http_request_duration_seconds",
     "Time to handle an HTTP request, from the app's first look at it to its response.",

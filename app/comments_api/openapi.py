@@ -27,7 +27,7 @@ def _document(max_comment_length: int, max_page_size: int, max_body_bytes: int) 
         "name": "content_id",
         "in": "path",
         "required": True,
-        "description": "The content item; the number 1 and the string \"1\" are the same item.",
+        "description": 'The content item; the number 1 and the string "1" are the same item.',
         "schema": {"type": "string", "pattern": CONTENT_ID_PATTERN},
     }
     unavailable = _json(ERROR, "The database is unreachable; retry later.")
@@ -128,7 +128,12 @@ def _document(max_comment_length: int, max_page_size: int, max_body_bytes: int) 
                     "required": ["email", "comment", "content_id"],
                     "properties": {
                         "email": {"type": "string", "format": "email", "maxLength": 254},
-                        "comment": {"type": "string", "minLength": 1, "maxLength": max_comment_length, "pattern": r"\S"},
+                        "comment": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": max_comment_length,
+                            "pattern": r"\S",
+                        },
                         "content_id": {
                             "oneOf": [
                                 {"type": "integer", "format": "int64", "minimum": INT64_MIN, "maximum": INT64_MAX},

@@ -48,17 +48,25 @@ def canonical_content_id(value, field: str = "content_id") -> str:
         raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got a boolean")
     if isinstance(value, float):
         if not value.is_integer():
-            raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {value!r}")
+            raise ValidationError(
+                f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {value!r}"
+            )
         value = int(value)
     if isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
-            raise ValidationError(f"{field} as a number must be between {INT64_MIN} and {INT64_MAX}; send larger ids as strings")
+            raise ValidationError(
+                f"{field} as a number must be between {INT64_MIN} and {INT64_MAX}; send larger ids as strings"
+            )
         return str(value)
     if isinstance(value, str):
         if not _content_id_re.fullmatch(value):
-            raise ValidationError(f"{field} must match {CONTENT_ID_PATTERN} (letters, digits, '_' or '-', 1 to 64 characters)")
+            raise ValidationError(
+                f"{field} must match {CONTENT_ID_PATTERN} (letters, digits, '_' or '-', 1 to 64 characters)"
+            )
         return value
-    raise ValidationError(f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {_json_type(value)}")
+    raise ValidationError(
+        f"{field} must be an integer or a string matching {CONTENT_ID_PATTERN}, got {_json_type(value)}"
+    )
 
 
 def parse_json_body(raw: bytes):

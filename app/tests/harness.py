@@ -77,8 +77,16 @@ class PostgresCluster:
         if self.run_as:
             os.chown(self.root, self.run_as.pw_uid, self.run_as.pw_gid)
         self._run(
-            "initdb", "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-            "--no-locale", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
         )
 
     def _run(self, program: str, *args: str) -> None:
@@ -89,7 +97,9 @@ class PostgresCluster:
             [str(self.bindir / program), *args], capture_output=True, text=True, cwd=self.root, **kwargs
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{program} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{self.log()}")
+            raise RuntimeError(
+                f"{program} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{self.log()}"
+            )
 
     def start(self) -> None:
         # fsync off: a throwaway cluster, and the tests are about the app, not about disks.
@@ -154,7 +164,10 @@ class AppServer:
     def start(self, timeout: float = 30) -> "AppServer":
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            comments_api_command(), env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            comments_api_command(),
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:

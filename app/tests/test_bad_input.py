@@ -30,7 +30,12 @@ POST_CASES = [
     ("invalid utf-8", {"data": b'{"email": "\xff"}', "headers": JSON}, 400, "not valid JSON"),
     ("json array", {"json": [GOOD]}, 400, "must be a JSON object, got an array"),
     ("json string", {"json": "hello"}, 400, "must be a JSON object, got a string"),
-    ("text/plain", {"data": json.dumps(GOOD), "headers": {"Content-Type": "text/plain"}}, 415, "Content-Type must be application/json"),
+    (
+        "text/plain",
+        {"data": json.dumps(GOOD), "headers": {"Content-Type": "text/plain"}},
+        415,
+        "Content-Type must be application/json",
+    ),
     ("form", {"data": {"email": "a@example.com"}}, 415, "Content-Type must be application/json"),
     ("no content type", {"data": json.dumps(GOOD).encode(), "headers": {"Content-Type": ""}}, 415, "Content-Type"),
     ("missing email", {"json": body(email=...)}, 400, "missing required field email"),
@@ -47,7 +52,12 @@ POST_CASES = [
     ("comment blank", {"json": body(comment=" \n\t ")}, 400, "comment must not be empty"),
     ("comment too long", {"json": body(comment="x" * 5001)}, 400, "comment is longer than 5000 characters"),
     ("comment with NUL", {"json": body(comment="a\x00b")}, 400, "comment contains a NUL character"),
-    ("comment lone surrogate", {"data": b'{"email": "a@example.com", "comment": "\\ud800", "content_id": 1}', "headers": JSON}, 400, "unpaired surrogate"),
+    (
+        "comment lone surrogate",
+        {"data": b'{"email": "a@example.com", "comment": "\\ud800", "content_id": 1}', "headers": JSON},
+        400,
+        "unpaired surrogate",
+    ),
     ("content_id boolean", {"json": body(content_id=True)}, 400, "content_id must be an integer or a string"),
     ("content_id fraction", {"json": body(content_id=1.5)}, 400, "content_id must be an integer or a string"),
     ("content_id object", {"json": body(content_id={"id": 1})}, 400, "content_id must be an integer or a string"),
@@ -57,7 +67,12 @@ POST_CASES = [
     ("content_id too long", {"json": body(content_id="a" * 65)}, 400, "content_id must match"),
     ("content_id ending in a newline", {"json": body(content_id="abc\n")}, 400, "content_id must match"),
     ("content_id beyond 64 bits", {"json": body(content_id=2**63)}, 400, "content_id as a number must be between"),
-    ("body too large", {"data": b'{"comment": "' + b"x" * (64 * 1024) + b'"}', "headers": JSON}, 413, "larger than 65536 bytes"),
+    (
+        "body too large",
+        {"data": b'{"comment": "' + b"x" * (64 * 1024) + b'"}', "headers": JSON},
+        413,
+        "larger than 65536 bytes",
+    ),
 ]
 
 
@@ -87,7 +102,13 @@ def test_bad_post_is_refused_with_a_clear_json_error(server, content_id, kwargs,
 OTHER_CASES = [
     ("unknown route", "GET", "/api/comments", 404, "no such route: GET /api/comments"),
     ("list without id", "GET", "/api/comment/list/", 404, "no such route"),
-    ("GET on new", "GET", "/api/comment/new", 405, "method GET is not allowed on /api/comment/new; allowed: OPTIONS, POST"),
+    (
+        "GET on new",
+        "GET",
+        "/api/comment/new",
+        405,
+        "method GET is not allowed on /api/comment/new; allowed: OPTIONS, POST",
+    ),
     ("DELETE on list", "DELETE", "/api/comment/list/1", 405, "allowed: GET, HEAD, OPTIONS"),
     ("PUT on healthz", "PUT", "/healthz", 405, "method PUT is not allowed"),
     ("bad content id in path", "GET", "/api/comment/list/a.b", 400, "content_id must match"),
@@ -101,7 +122,9 @@ OTHER_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "status", "message"), [c[1:] for c in OTHER_CASES], ids=[c[0] for c in OTHER_CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message"), [c[1:] for c in OTHER_CASES], ids=[c[0] for c in OTHER_CASES]
+)
 def test_bad_route_method_or_parameter_gets_a_json_error(server, method, path, status, message):
     response = requests.request(method, server.url(path), timeout=10)
 

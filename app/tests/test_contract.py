@@ -37,7 +37,7 @@ def test_list_returns_an_array_of_email_and_comment_oldest_first(server, content
 
 
 def test_list_keeps_the_text_exactly_as_posted(server, content_id):
-    comment = "Olá! 😀 <b>não</b> é HTML \"aspas\" \\ barra\nnova linha"
+    comment = 'Olá! 😀 <b>não</b> é HTML "aspas" \\ barra\nnova linha'
     server.post_comment(content_id, "Gabriela@Example.COM", comment)
 
     [item] = server.list_comments(content_id).json()

@@ -24,14 +24,25 @@ CHECKS = ",".join(
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(server, tmp_path):
     schemathesis = Path(sys.executable).with_name("schemathesis")
     command = [
-        str(schemathesis), "run", server.url("/openapi.json"),
-        "--checks", CHECKS,
-        "--max-examples", "100",
-        "--seed", "20240323",
-        "--workers", "2",
-        "--request-timeout", "10",
-        "--exclude-path", "/metrics",
-        "--report", "junit", "--report-dir", str(tmp_path),
+        str(schemathesis),
+        "run",
+        server.url("/openapi.json"),
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        "100",
+        "--seed",
+        "20240323",
+        "--workers",
+        "2",
+        "--request-timeout",
+        "10",
+        "--exclude-path",
+        "/metrics",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
 

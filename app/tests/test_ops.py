@@ -67,9 +67,37 @@ def test_metrics_add_up_over_several_workers(start_server, tmp_path):
     text = response.text
     assert metric_value(text, "comments_created_total") == 30
     assert metric_value(text, "http_requests_total", route="/api/comment/new", method="POST", status="200") == 30
-    assert metric_value(text, "http_request_duration_seconds_count", route="/api/comment/list/<content_id>", method="GET", status="200") == 5
-    assert metric_value(text, "http_request_duration_seconds_count", route="/api/comment/list/<content_id>", method="GET", status="404") == 1
-    assert metric_value(text, "http_request_duration_seconds_bucket", route="/api/comment/new", method="POST", status="200", le="+Inf") == 30
+    assert (
+        metric_value(
+            text,
+            "http_request_duration_seconds_count",
+            route="/api/comment/list/<content_id>",
+            method="GET",
+            status="200",
+        )
+        == 5
+    )
+    assert (
+        metric_value(
+            text,
+            "http_request_duration_seconds_count",
+            route="/api/comment/list/<content_id>",
+            method="GET",
+            status="404",
+        )
+        == 1
+    )
+    assert (
+        metric_value(
+            text,
+            "http_request_duration_seconds_bucket",
+            route="/api/comment/new",
+            method="POST",
+            status="200",
+            le="+Inf",
+        )
+        == 30
+    )
     # The requests really were spread over workers, so the totals above were summed across them.
     entries = [json.loads(line) for line in server.log(tail=None).splitlines() if line.startswith("{")]
     pids = {e["pid"] for e in entries if e.get("msg") == "request" and e.get("method") == "POST"}
@@ -78,7 +106,12 @@ def test_metrics_add_up_over_several_workers(start_server, tmp_path):
 
 def test_each_request_is_one_json_log_line(start_server, tmp_path):
     server = start_server({"DATA_DIR": str(tmp_path)})
-    requests.post(server.url("/api/comment/new"), json={"email": "a@example.com", "comment": "hi", "content_id": 1}, headers={"X-Request-ID": "abc-123"}, timeout=5)
+    requests.post(
+        server.url("/api/comment/new"),
+        json={"email": "a@example.com", "comment": "hi", "content_id": 1},
+        headers={"X-Request-ID": "abc-123"},
+        timeout=5,
+    )
     requests.get(server.url("/api/comment/list/missing"), timeout=5)
 
     def request_lines():
@@ -104,7 +137,13 @@ def test_openapi_document_describes_the_api(server):
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) >= {"/api/comment/new", "/api/comment/list/{content_id}", "/healthz", "/readyz", "/metrics"}
+    assert set(document["paths"]) >= {
+        "/api/comment/new",
+        "/api/comment/list/{content_id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    }
     new_comment = document["components"]["schemas"]["NewComment"]
     assert new_comment["properties"]["comment"]["maxLength"] == 5000
 

@@ -96,9 +96,13 @@ def test_readyz_follows_postgresql_going_away_and_coming_back(start_server):
         assert requests.get(server.url("/healthz"), timeout=5).status_code == 200
 
         cluster.start()
-        wait_until(lambda: requests.get(server.url("/readyz"), timeout=5).status_code == 200, 15, "/readyz to say 200 again")
+        wait_until(
+            lambda: requests.get(server.url("/readyz"), timeout=5).status_code == 200, 15, "/readyz to say 200 again"
+        )
         # The pool reconnects without a restart of the app.
-        wait_until(lambda: server.post_comment(3, comment="after the outage").status_code == 200, 10, "a write to succeed")
+        wait_until(
+            lambda: server.post_comment(3, comment="after the outage").status_code == 200, 10, "a write to succeed"
+        )
         # As documented (app/README.md, Choices), each request thread finds its dead connection on its next request,
         # which gets 503: the list may too, on a thread the write did not use (issue 9 is about removing that).
         answer = wait_until(lambda: (r := server.list_comments(3)).status_code == 200 and r, 10, "a list to succeed")

@@ -81,7 +81,9 @@ class TestSettings:
 
 
 class TestContentId:
-    @pytest.mark.parametrize(("given", "stored"), [(1, "1"), ("1", "1"), (1.0, "1"), (-3, "-3"), ("abc_D-9", "abc_D-9"), ("01", "01")])
+    @pytest.mark.parametrize(
+        ("given", "stored"), [(1, "1"), ("1", "1"), (1.0, "1"), (-3, "-3"), ("abc_D-9", "abc_D-9"), ("01", "01")]
+    )
     def test_numbers_and_strings_have_one_canonical_form(self, given, stored):
         assert validation.canonical_content_id(given) == stored
 
@@ -117,7 +119,9 @@ class TestPage:
     def test_limit_and_offset(self):
         assert validation.page(MultiDict({"limit": "5", "offset": "10"}), 100) == (5, 10)
 
-    @pytest.mark.parametrize("args", [{"limit": "101"}, {"limit": "0"}, {"limit": "1e3"}, {"offset": "-1"}, {"offset": " 1"}])
+    @pytest.mark.parametrize(
+        "args", [{"limit": "101"}, {"limit": "0"}, {"limit": "1e3"}, {"offset": "-1"}, {"offset": " 1"}]
+    )
     def test_out_of_range_or_malformed_is_refused(self, args):
         with pytest.raises(ValidationError):
             validation.page(MultiDict(args), 100)

@@ -91,7 +91,8 @@ class Load:
             if self.writes_only or n % 2:
                 text = f"resilience write {n}"
                 status, answer = self.api.call(
-                    "POST", "/api/comment/new",
+                    "POST",
+                    "/api/comment/new",
                     {"email": "resilience@example.com", "comment": text, "content_id": self.content_id},
                 )
                 ok = status == 200 and isinstance(answer, dict) and answer.get("status") == "SUCCESS"
@@ -102,7 +103,9 @@ class Load:
             else:
                 status, answer = self.api.call("GET", f"/api/comment/list/{self.content_id}")
                 # 404 until the first write lands is the API's right answer for a content without comments.
-                ok = status == 200 or (status == 404 and isinstance(answer, dict) and answer.get("status") == "NOT-FOUND")
+                ok = status == 200 or (
+                    status == 404 and isinstance(answer, dict) and answer.get("status") == "NOT-FOUND"
+                )
                 with self.lock:
                     self.results.append((time.monotonic(), "read", status if ok else -abs(status) or -1, answer))
             time.sleep(self.pause)
@@ -114,7 +117,8 @@ class Load:
     def count(self, since: float = 0.0, what: str | None = None, ok: bool | None = None) -> int:
         with self.lock:
             return sum(
-                1 for r in self.results
+                1
+                for r in self.results
                 if r[0] >= since and (what is None or r[1] == what) and (ok is None or (r[2] >= 0) == ok)
             )
 
@@ -131,8 +135,10 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 2.0):
 
 
 def describe(failures) -> str:
-    shown = [f"{what} -> {'no answer' if status == -1 else 'HTTP ' + str(-status)}: {str(answer)[:120]}"
-             for _, what, status, answer in failures[:5]]
+    shown = [
+        f"{what} -> {'no answer' if status == -1 else 'HTTP ' + str(-status)}: {str(answer)[:120]}"
+        for _, what, status, answer in failures[:5]
+    ]
     more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
     return "; ".join(shown) + more
 
@@ -164,13 +170,19 @@ class Platform:
         )
 
     def primary(self):
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=PRIMARY_LABELS.format(cluster=self.cluster)).items
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=PRIMARY_LABELS.format(cluster=self.cluster)
+        ).items
         return next((p for p in pods if p.metadata.deletion_timestamp is None), None)
 
     def database_healthy(self) -> bool:
-        c = self.custom.get_namespaced_custom_object("postgresql.cnpg.io", "v1", self.namespace, "clusters", self.cluster)
+        c = self.custom.get_namespaced_custom_object(
+            "postgresql.cnpg.io", "v1", self.namespace, "clusters", self.cluster
+        )
         status = c.get("status", {})
-        return status.get("readyInstances") == c["spec"]["instances"] and status.get("currentPrimary") == status.get("targetPrimary")
+        return status.get("readyInstances") == c["spec"]["instances"] and status.get("currentPrimary") == status.get(
+            "targetPrimary"
+        )
 
 
 def check_rollout(platform: Platform, api: Client, timeout: float) -> list[str]:
@@ -182,20 +194,24 @@ def check_rollout(platform: Platform, api: Client, timeout: float) -> list[str]:
         # A new pod template, as a new image tag makes it: the Deployment rolls every pod over.
         stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
         platform.apps.patch_namespaced_deployment(
-            platform.deployment, platform.namespace,
+            platform.deployment,
+            platform.namespace,
             {"spec": {"template": {"metadata": {"annotations": {"infra.comments/resilience-rollout": stamp}}}}},
         )
         log("rollout: new pod template applied; waiting for every old pod to be replaced")
         wait_for(
             lambda: platform.deployment_settled() and not old & {p.metadata.name for p in platform.app_pods()},
-            timeout, "the rollout to finish",
+            timeout,
+            "the rollout to finish",
         )
         took = time.monotonic() - started
         time.sleep(5)
     new = {p.metadata.name for p in platform.app_pods()}
     failures = load.failures()
-    log(f"rollout: done in {took:.0f} s; pods now {', '.join(sorted(new))}; "
-        f"{load.count()} requests ({load.count(what='write')} writes), {len(failures)} failed")
+    log(
+        f"rollout: done in {took:.0f} s; pods now {', '.join(sorted(new))}; "
+        f"{load.count()} requests ({load.count(what='write')} writes), {len(failures)} failed"
+    )
     if failures:
         return [f"rollout: {len(failures)} request(s) failed: {describe(failures)}"]
     if load.count(ok=True) < 20:
@@ -216,7 +232,8 @@ def check_pod_loss(platform: Platform, api: Client, timeout: float) -> list[str]
         platform.core.delete_namespaced_pod(victim, platform.namespace)
         wait_for(
             lambda: platform.deployment_settled() and victim not in {p.metadata.name for p in platform.app_pods()},
-            timeout, f"a replacement for {victim}",
+            timeout,
+            f"a replacement for {victim}",
         )
         time.sleep(5)
         app_failures = load.failures(since=app_started)
@@ -229,19 +246,29 @@ def check_pod_loss(platform: Platform, api: Client, timeout: float) -> list[str]
         log(f"loss: deleting PostgreSQL primary {primary.metadata.name} (uid {primary.metadata.uid})")
         platform.core.delete_namespaced_pod(primary.metadata.name, platform.namespace)
         wait_for(
-            lambda: (p := platform.primary()) is not None and p.metadata.uid != primary.metadata.uid
-            and platform.database_healthy(),
-            timeout, "CloudNativePG to have a healthy primary again",
+            lambda: (
+                (p := platform.primary()) is not None
+                and p.metadata.uid != primary.metadata.uid
+                and platform.database_healthy()
+            ),
+            timeout,
+            "CloudNativePG to have a healthy primary again",
         )
         recovered = time.monotonic()
         new_primary = platform.primary().metadata.name
         # Writes must be acknowledged again after the recovery, not only before the loss.
-        wait_for(lambda: load.count(since=recovered, what="write", ok=True) >= 20, 120,
-                 "writes to be acknowledged again after the failover", interval=1)
+        wait_for(
+            lambda: load.count(since=recovered, what="write", ok=True) >= 20,
+            120,
+            "writes to be acknowledged again after the failover",
+            interval=1,
+        )
         db_failures = load.failures(since=db_started)
-        log(f"loss: primary is now {new_primary} after {recovered - db_started:.0f} s; "
+        log(
+            f"loss: primary is now {new_primary} after {recovered - db_started:.0f} s; "
             f"{load.count(since=db_started)} writes since the deletion, {len(db_failures)} refused or unanswered "
-            "(allowed while the database is away)")
+            "(allowed while the database is away)"
+        )
     acknowledged = dict(load.acknowledged)
 
     status, listed = api.call("GET", f"/api/comment/list/{content_id}")
@@ -250,7 +277,9 @@ def check_pod_loss(platform: Platform, api: Client, timeout: float) -> list[str]
     listed_by_id = {c["id"]: c["comment"] for c in listed}
     missing = sorted(i for i in acknowledged if i not in listed_by_id)
     altered = sorted(i for i in acknowledged if i in listed_by_id and listed_by_id[i] != acknowledged[i])
-    log(f"loss: {len(acknowledged)} writes acknowledged, {len(listed)} listed, {len(missing)} missing, {len(altered)} altered")
+    log(
+        f"loss: {len(acknowledged)} writes acknowledged, {len(listed)} listed, {len(missing)} missing, {len(altered)} altered"
+    )
     if missing:
         problems.append(f"loss: {len(missing)} acknowledged write(s) are not listed: ids {missing[:20]}")
     if altered:

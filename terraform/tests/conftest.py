@@ -94,7 +94,10 @@ def venv_tool(name):
     """A tool installed beside the Python running the tests (the pinned .venv)."""
     path = Path(sys.executable).parent / name
     if not path.exists():
-        pytest.fail(f"{name} is not in {path.parent}; run the tests with the venv's python (make terraform-check)", pytrace=False)
+        pytest.fail(
+            f"{name} is not in {path.parent}; run the tests with the venv's python (make terraform-check)",
+            pytrace=False,
+        )
     return str(path)
 
 
@@ -102,14 +105,25 @@ def ansible_value(inventory_dir, host, expression):
     """Evaluate a Jinja expression for one host as a play would (group_vars, hostvars), without connecting."""
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
     result = subprocess.run(
-        [venv_tool("ansible"), "-i", str(inventory_dir), host, "-m", "ansible.builtin.debug", "-a", f"msg={{{{ {expression} | to_json }}}}"],
+        [
+            venv_tool("ansible"),
+            "-i",
+            str(inventory_dir),
+            host,
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            f"msg={{{{ {expression} | to_json }}}}",
+        ],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, f"ansible could not evaluate {expression} for {host}:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"ansible could not evaluate {expression} for {host}:\n{result.stdout}\n{result.stderr}"
+    )
     return json.loads(json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"][host]["msg"])
 
 

@@ -59,14 +59,19 @@ def admin_port_violations(configuration):
 
 def test_ssh_and_kubernetes_api_only_from_admin_cidrs(configuration):
     assert admin_port_violations(configuration) == []
-    admin_rules = [name for name, rule in resources(configuration, "google_compute_firewall") if opens_tcp_port(rule, 22) and not rule.get("source_tags")]
+    admin_rules = [
+        name
+        for name, rule in resources(configuration, "google_compute_firewall")
+        if opens_tcp_port(rule, 22) and not rule.get("source_tags")
+    ]
     assert admin_rules, "no firewall rule lets the admins in on port 22"
 
 
 def test_web_ports_are_open_to_everyone(configuration):
     for port in (80, 443):
         assert any(
-            opens_tcp_port(rule, port) and "0.0.0.0/0" in sources(rule) for _, rule in resources(configuration, "google_compute_firewall")
+            opens_tcp_port(rule, port) and "0.0.0.0/0" in sources(rule)
+            for _, rule in resources(configuration, "google_compute_firewall")
         ), f"no rule opens {port} to the internet"
 
 
@@ -78,7 +83,9 @@ def test_nodes_reach_each_other_on_everything(configuration):
     ]
     assert len(internal) == 1, "expected one rule allowing all protocols (between the nodes)"
     rule = internal[0]
-    assert rule.get("source_tags") and rule.get("source_tags") == rule.get("target_tags"), "the all-protocols rule must be limited to the nodes' tag"
+    assert rule.get("source_tags") and rule.get("source_tags") == rule.get("target_tags"), (
+        "the all-protocols rule must be limited to the nodes' tag"
+    )
     assert not rule.get("source_ranges"), "the all-protocols rule must not take source ranges"
 
 
@@ -95,4 +102,6 @@ def test_the_check_catches_a_rule_opening_admin_ports_to_the_world(tmp_path, ori
     firewall = (TERRAFORM_DIR / "firewall.tf").read_text()
     assert original in firewall, f"the negative test expects {original!r} in firewall.tf"
     (tmp_path / "firewall.tf").write_text(firewall.replace(original, replacement, 1))
-    assert admin_port_violations(load_configuration(tmp_path)), f"replacing {original!r} with {replacement!r} went unnoticed"
+    assert admin_port_violations(load_configuration(tmp_path)), (
+        f"replacing {original!r} with {replacement!r} went unnoticed"
+    )

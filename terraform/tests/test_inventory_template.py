@@ -13,7 +13,16 @@ import shutil
 
 import pytest
 
-from conftest import REPO_ROOT, TERRAFORM_DIR, ansible_inventory_list, ansible_value, load_hcl, resources, run_terraform, unquote
+from conftest import (
+    REPO_ROOT,
+    TERRAFORM_DIR,
+    ansible_inventory_list,
+    ansible_value,
+    load_hcl,
+    resources,
+    run_terraform,
+    unquote,
+)
 
 TEMPLATE = TERRAFORM_DIR / "templates" / "hosts.yml.tftpl"
 
@@ -27,7 +36,10 @@ def render(terraform, folder, variables):
 
 
 def nodes(count):
-    return [{"name": f"comments-node-{i}", "external_ip": f"203.0.113.{10 + i}", "internal_ip": f"10.10.0.{i + 1}"} for i in range(1, count + 1)]
+    return [
+        {"name": f"comments-node-{i}", "external_ip": f"203.0.113.{10 + i}", "internal_ip": f"10.10.0.{i + 1}"}
+        for i in range(1, count + 1)
+    ]
 
 
 def write_inventory(tmp_path, text):
@@ -61,7 +73,10 @@ def test_rendered_inventory_is_what_ansible_expects(terraform, tmp_path, count):
 def test_metallb_pool_is_the_first_node_internal_ip(terraform, tmp_path):
     """Google NATs the external IP to the internal one, so MetalLB must hand out exactly that address."""
     if not (REPO_ROOT / "inventories" / "gcp" / "group_vars" / "all" / "metallb.yml").exists():
-        pytest.fail("inventories/gcp/group_vars/all/metallb.yml is missing: the GCP inventory has no MetalLB pool", pytrace=False)
+        pytest.fail(
+            "inventories/gcp/group_vars/all/metallb.yml is missing: the GCP inventory has no MetalLB pool",
+            pytrace=False,
+        )
     variables = {"nodes": nodes(3), "ssh_user": "ubuntu", "ssh_private_key_file": "/home/me/.ssh/id_ed25519"}
     inventory = write_inventory(tmp_path, render(terraform, tmp_path, variables))
     first = variables["nodes"][0]

@@ -62,7 +62,9 @@ def plan_variables(tmp_path_factory, terraform):
         case = folder / "case.tfvars.json"
         case.write_text(json.dumps(values))
         files = [var_file, case] if var_file else [case]
-        return run_terraform(terraform, ["plan", "-input=false", "-no-color", *[f"-var-file={path}" for path in files]], cwd=folder)
+        return run_terraform(
+            terraform, ["plan", "-input=false", "-no-color", *[f"-var-file={path}" for path in files]], cwd=folder
+        )
 
     return plan
 
@@ -70,7 +72,9 @@ def plan_variables(tmp_path_factory, terraform):
 def test_good_values_pass(plan_variables):
     result = plan_variables()
     assert result.returncode == 0, result.stderr
-    result = plan_variables(node_count=3, machine_type="n2-custom-4-16384", region="europe-west1", zone="europe-west1-b")
+    result = plan_variables(
+        node_count=3, machine_type="n2-custom-4-16384", region="europe-west1", zone="europe-west1-b"
+    )
     assert result.returncode == 0, result.stderr
 
 

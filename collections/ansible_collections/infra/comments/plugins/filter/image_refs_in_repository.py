@@ -46,16 +46,19 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.infra.comments.plugins.module_utils.container_images import ImageListError, references_in_repository
+from ansible_collections.infra.comments.plugins.module_utils.container_images import (
+    ImageListError,
+    references_in_repository,
+)
 
 
 def image_refs_in_repository(text, repository):
     try:
         return references_in_repository(text, repository)
     except ImageListError as exc:
-        raise AnsibleFilterError('image_refs_in_repository: %s' % exc)
+        raise AnsibleFilterError("image_refs_in_repository: %s" % exc)
 
 
 class FilterModule(object):
     def filters(self):
-        return {'image_refs_in_repository': image_refs_in_repository}
+        return {"image_refs_in_repository": image_refs_in_repository}

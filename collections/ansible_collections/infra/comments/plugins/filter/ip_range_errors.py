@@ -52,8 +52,9 @@ from ansible.errors import AnsibleFilterError
 def _parse_entry(entry):
     """Return (first, last) addresses of one entry, or raise ValueError saying why it is not valid."""
     if not isinstance(entry, str):
-        raise ValueError("a %s, not a string (a CIDR like 10.0.0.0/28 or a range like 10.0.0.10-10.0.0.20)"
-                         % type(entry).__name__)
+        raise ValueError(
+            "a %s, not a string (a CIDR like 10.0.0.0/28 or a range like 10.0.0.10-10.0.0.20)" % type(entry).__name__
+        )
     text = entry.strip()
     if text != entry or not text:
         raise ValueError("a CIDR or a range must not have surrounding spaces")
@@ -82,8 +83,7 @@ def _parse_entry(entry):
 def ip_range_errors(entries):
     """Return a list of messages, one per invalid or overlapping entry."""
     if not isinstance(entries, (list, tuple)):
-        raise AnsibleFilterError("ip_range_errors expects a list of CIDRs or ranges, got a %s"
-                                 % type(entries).__name__)
+        raise AnsibleFilterError("ip_range_errors expects a list of CIDRs or ranges, got a %s" % type(entries).__name__)
     errors = []
     parsed = []
     for position, entry in enumerate(entries, start=1):

@@ -60,9 +60,9 @@ def nodes_missing_image(outputs_by_node, reference):
     try:
         return nodes_missing(outputs_by_node, reference)
     except ImageListError as exc:
-        raise AnsibleFilterError('nodes_missing_image: %s' % exc)
+        raise AnsibleFilterError("nodes_missing_image: %s" % exc)
 
 
 class FilterModule(object):
     def filters(self):
-        return {'nodes_missing_image': nodes_missing_image}
+        return {"nodes_missing_image": nodes_missing_image}

@@ -81,80 +81,80 @@ except ImportError:  # Python < 3.11; ansible-core 2.19 controllers have tomllib
 
 HASH_LENGTH = 12
 # What Docker accepts as a tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
-TAG_PATTERN = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')
-ALWAYS_SENT = ('Dockerfile', '.dockerignore')
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+ALWAYS_SENT = ("Dockerfile", ".dockerignore")
 # Where app/ is when this collection is the one in the repository: plugins/lookup/ -> collection -> repository.
-DEFAULT_CONTEXT = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', '..', 'app')
+DEFAULT_CONTEXT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "..", "app")
 
 
 def _pattern_regex(pattern):
     """Translate one cleaned .dockerignore pattern into a regular expression, as moby/patternmatcher does."""
-    regex = '^'
+    regex = "^"
     i = 0
     while i < len(pattern):
         char = pattern[i]
-        if char == '*':
-            if i + 1 < len(pattern) and pattern[i + 1] == '*':
+        if char == "*":
+            if i + 1 < len(pattern) and pattern[i + 1] == "*":
                 i += 1
-                if i + 1 < len(pattern) and pattern[i + 1] == '/':
+                if i + 1 < len(pattern) and pattern[i + 1] == "/":
                     i += 1
                 # "**" at the end matches everything below; "**/" in between any number of folders, even none.
-                regex += '.*' if i + 1 == len(pattern) else '(.*/)?'
+                regex += ".*" if i + 1 == len(pattern) else "(.*/)?"
             else:
-                regex += '[^/]*'
-        elif char == '?':
-            regex += '[^/]'
-        elif char == '\\' and i + 1 < len(pattern):
+                regex += "[^/]*"
+        elif char == "?":
+            regex += "[^/]"
+        elif char == "\\" and i + 1 < len(pattern):
             i += 1
             regex += re.escape(pattern[i])
-        elif char in '.$^+(){}|':
+        elif char in ".$^+(){}|":
             regex += re.escape(char)
         else:
             # Character classes ([a-z]) pass through, as in Go's filepath.Match translation.
             regex += char
         i += 1
-    return re.compile(regex + '$')
+    return re.compile(regex + "$")
 
 
 def parse_dockerignore(text):
     """Return [(compiled pattern, is_exception)] in file order, read as Docker reads .dockerignore."""
     rules = []
     for raw in text.splitlines():
-        if raw.startswith('#'):
+        if raw.startswith("#"):
             continue
         pattern = raw.strip()
         if not pattern:
             continue
-        exception = pattern.startswith('!')
+        exception = pattern.startswith("!")
         if exception:
             pattern = pattern[1:].strip()
         if pattern:
-            pattern = os.path.normpath(pattern).replace(os.sep, '/')
-            if len(pattern) > 1 and pattern.startswith('/'):
-                pattern = pattern.lstrip('/')
+            pattern = os.path.normpath(pattern).replace(os.sep, "/")
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern.lstrip("/")
         try:
             rules.append((_pattern_regex(pattern), exception))
         except re.error as exc:
-            raise ValueError('.dockerignore pattern %r is not valid: %s' % (raw, exc))
+            raise ValueError(".dockerignore pattern %r is not valid: %s" % (raw, exc))
     return rules
 
 
 def is_ignored(path, rules):
     """Whether the relative path is left out of the context: the last rule matching it or a parent folder wins."""
-    parts = path.split('/')
+    parts = path.split("/")
     ignored = False
     for regex, exception in rules:
-        if any(regex.match('/'.join(parts[:depth])) for depth in range(len(parts), 0, -1)):
+        if any(regex.match("/".join(parts[:depth])) for depth in range(len(parts), 0, -1)):
             ignored = not exception
     return ignored
 
 
 def context_files(context):
     """The files Docker sends for ``context`` (plus the Dockerfile and .dockerignore), sorted by path bytes."""
-    ignore_file = os.path.join(context, '.dockerignore')
+    ignore_file = os.path.join(context, ".dockerignore")
     rules = []
     if os.path.isfile(ignore_file):
-        with open(ignore_file, encoding='utf-8') as handle:
+        with open(ignore_file, encoding="utf-8") as handle:
             rules = parse_dockerignore(handle.read())
     files = set()
     for folder, subfolders, names in os.walk(context):
@@ -163,10 +163,10 @@ def context_files(context):
             full = os.path.join(folder, name)
             if not os.path.isfile(full):
                 continue
-            relative = os.path.relpath(full, context).replace(os.sep, '/')
+            relative = os.path.relpath(full, context).replace(os.sep, "/")
             if relative in ALWAYS_SENT or not is_ignored(relative, rules):
                 files.add(relative)
-    return sorted(files, key=lambda path: path.encode('utf-8'))
+    return sorted(files, key=lambda path: path.encode("utf-8"))
 
 
 def context_digest(context, files):
@@ -174,27 +174,27 @@ def context_digest(context, files):
     digest = hashlib.sha256()
     for relative in files:
         content = hashlib.sha256()
-        with open(os.path.join(context, relative), 'rb') as handle:
-            for block in iter(lambda: handle.read(65536), b''):
+        with open(os.path.join(context, relative), "rb") as handle:
+            for block in iter(lambda: handle.read(65536), b""):
                 content.update(block)
-        digest.update(relative.encode('utf-8') + b'\0' + content.hexdigest().encode('ascii') + b'\n')
+        digest.update(relative.encode("utf-8") + b"\0" + content.hexdigest().encode("ascii") + b"\n")
     return digest.hexdigest()
 
 
 def app_version(context):
-    path = os.path.join(context, 'pyproject.toml')
+    path = os.path.join(context, "pyproject.toml")
     if tomllib is None:
-        raise ValueError('reading %s needs Python 3.11 or later on the controller (tomllib)' % path)
+        raise ValueError("reading %s needs Python 3.11 or later on the controller (tomllib)" % path)
     try:
-        with open(path, 'rb') as handle:
+        with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except OSError as exc:
-        raise ValueError('cannot read %s: %s' % (path, exc.strerror))
+        raise ValueError("cannot read %s: %s" % (path, exc.strerror))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError('%s is not valid TOML: %s' % (path, exc))
-    version = data.get('project', {}).get('version')
+        raise ValueError("%s is not valid TOML: %s" % (path, exc))
+    version = data.get("project", {}).get("version")
     if not isinstance(version, str) or not version:
-        raise ValueError('%s has no [project] version' % path)
+        raise ValueError("%s has no [project] version" % path)
     return version
 
 
@@ -202,16 +202,18 @@ def image_tag(context):
     """Everything the lookup returns, for one build context."""
     context = os.path.abspath(context)
     if not os.path.isdir(context):
-        raise ValueError('the build context %s is not a directory' % context)
-    if not os.path.isfile(os.path.join(context, 'Dockerfile')):
-        raise ValueError('the build context %s has no Dockerfile' % context)
+        raise ValueError("the build context %s is not a directory" % context)
+    if not os.path.isfile(os.path.join(context, "Dockerfile")):
+        raise ValueError("the build context %s has no Dockerfile" % context)
     version = app_version(context)
     files = context_files(context)
     digest = context_digest(context, files)
-    tag = '%s-%s' % (version, digest[:HASH_LENGTH])
+    tag = "%s-%s" % (version, digest[:HASH_LENGTH])
     if not TAG_PATTERN.match(tag):
-        raise ValueError('the version %r in %s/pyproject.toml does not make a valid image tag (%r)' % (version, context, tag))
-    return {'tag': tag, 'version': version, 'digest': digest, 'context': context, 'files': files}
+        raise ValueError(
+            "the version %r in %s/pyproject.toml does not make a valid image tag (%r)" % (version, context, tag)
+        )
+    return {"tag": tag, "version": version, "digest": digest, "context": context, "files": files}
 
 
 class LookupModule(LookupBase):
@@ -223,5 +225,5 @@ class LookupModule(LookupBase):
             try:
                 results.append(image_tag(context))
             except (ValueError, OSError) as exc:
-                raise AnsibleLookupError('app_image_tag: %s' % exc)
+                raise AnsibleLookupError("app_image_tag: %s" % exc)
         return results

@@ -24,8 +24,10 @@ __metaclass__ = type
 
 import re
 
-DEFAULT_REGISTRY = 'docker.io'
-_FULL_REFERENCE = re.compile(r'^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?/[A-Za-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[a-f0-9]{64})?$')
+DEFAULT_REGISTRY = "docker.io"
+_FULL_REFERENCE = re.compile(
+    r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?/[A-Za-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[a-f0-9]{64})?$"
+)
 
 
 class ImageListError(ValueError):
@@ -35,22 +37,22 @@ class ImageListError(ValueError):
 def normalize_reference(reference):
     """Return the full form of an image reference (registry, repository path, tag or digest)."""
     if not isinstance(reference, str) or not reference.strip() or reference != reference.strip():
-        raise ImageListError('%r is not an image reference' % (reference,))
+        raise ImageListError("%r is not an image reference" % (reference,))
     if any(c.isspace() for c in reference):
-        raise ImageListError('%r is not an image reference: it contains white space' % (reference,))
-    first, sep, rest = reference.partition('/')
+        raise ImageListError("%r is not an image reference: it contains white space" % (reference,))
+    first, sep, rest = reference.partition("/")
     # Like the Docker reference grammar: the first component is a registry host only when it has a
     # dot or a port, or is "localhost"; otherwise the name lives on Docker Hub.
-    if sep and ('.' in first or ':' in first or first == 'localhost'):
+    if sep and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, rest
     else:
         registry, path = DEFAULT_REGISTRY, reference
-    if registry == DEFAULT_REGISTRY and '/' not in path.split('@', 1)[0]:
-        path = 'library/' + path
-    name = path.split('@', 1)[0]
-    if '@' not in path and ':' not in name.rsplit('/', 1)[-1]:
-        path += ':latest'
-    return registry + '/' + path
+    if registry == DEFAULT_REGISTRY and "/" not in path.split("@", 1)[0]:
+        path = "library/" + path
+    name = path.split("@", 1)[0]
+    if "@" not in path and ":" not in name.rsplit("/", 1)[-1]:
+        path += ":latest"
+    return registry + "/" + path
 
 
 def parse_image_list(text):
@@ -67,15 +69,15 @@ def parse_image_list(text):
         if not line:
             continue
         first = line.split()[0]
-        if first == 'REF':
+        if first == "REF":
             continue
         # Images imported without a name are listed by digest alone; they cannot match a reference.
-        if first.startswith('sha256:'):
+        if first.startswith("sha256:"):
             continue
         # containerd lists every named image in its full form, registry first: a first word without a
         # slash (an error message, another table) is not a row of this list.
         if not _FULL_REFERENCE.match(first):
-            raise ImageListError('line %d of the image list is not an image reference: %r' % (number, raw))
+            raise ImageListError("line %d of the image list is not an image reference: %r" % (number, raw))
         references.append(first)
     return references
 
@@ -89,14 +91,15 @@ def has_image(text, reference):
 def nodes_missing(outputs_by_node, reference):
     """The nodes (keys of ``outputs_by_node``, in its order) whose image list lacks ``reference``."""
     if not isinstance(outputs_by_node, dict):
-        raise ImageListError('expected a mapping of node name to its image list, got a %s'
-                             % type(outputs_by_node).__name__)
+        raise ImageListError(
+            "expected a mapping of node name to its image list, got a %s" % type(outputs_by_node).__name__
+        )
     missing = []
     for node, text in outputs_by_node.items():
         try:
             present = has_image(text, reference)
         except ImageListError as exc:
-            raise ImageListError('node %s: %s' % (node, exc))
+            raise ImageListError("node %s: %s" % (node, exc))
         if not present:
             missing.append(node)
     return missing
@@ -104,12 +107,12 @@ def nodes_missing(outputs_by_node, reference):
 
 def references_in_repository(text, repository):
     """The references of the image list that belong to ``repository`` (any tag or digest), in full form."""
-    wanted = normalize_reference(repository + ':x').rsplit(':', 1)[0]
+    wanted = normalize_reference(repository + ":x").rsplit(":", 1)[0]
     found = []
     for reference in parse_image_list(text):
         full = normalize_reference(reference)
-        name = full.split('@', 1)[0]
-        name = name.rsplit(':', 1)[0] if ':' in name.rsplit('/', 1)[-1] else name
+        name = full.split("@", 1)[0]
+        name = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
         if name == wanted and full not in found:
             found.append(full)
     return found

@@ -24,8 +24,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-_ADDON_FIELDS = ('name', 'repository', 'description', 'version', 'status')
-_TRUE = ('true', 'yes')
+_ADDON_FIELDS = ("name", "repository", "description", "version", "status")
+_TRUE = ("true", "yes")
 
 
 class StatusParseError(ValueError):
@@ -33,7 +33,7 @@ class StatusParseError(ValueError):
 
 
 def _split_field(line):
-    key, sep, value = line.strip().partition(':')
+    key, sep, value = line.strip().partition(":")
     if not sep:
         return None, None
     return key.strip(), value.strip()
@@ -45,60 +45,60 @@ def parse_status(text):
     Each addon is a dict with the keys name, repository (None when not printed), description,
     version and status ('enabled' or 'disabled').
     """
-    if not text or not text.lstrip().startswith('microk8s:'):
+    if not text or not text.lstrip().startswith("microk8s:"):
         raise StatusParseError('expected the output of "microk8s status --format yaml" to start with "microk8s:"')
 
-    status = {'running': None, 'ha_enabled': False, 'ha_nodes': [], 'addons': [], 'message': ''}
+    status = {"running": None, "ha_enabled": False, "ha_nodes": [], "addons": [], "message": ""}
     section = None
     current = None
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             continue
-        item = line.startswith('- ')
+        item = line.startswith("- ")
         if item:
             line = line[2:]
         key, value = _split_field(line)
         if key is None:
             continue
-        if key == 'running' and section is None:
-            status['running'] = value.lower() in _TRUE
-        elif key == 'message' and section != 'addons':
-            status['message'] = value
-        elif key == 'high-availability':
-            section = 'ha'
-        elif key == 'enabled' and section == 'ha':
-            status['ha_enabled'] = value.lower() in _TRUE
-        elif key == 'nodes' and section == 'ha':
+        if key == "running" and section is None:
+            status["running"] = value.lower() in _TRUE
+        elif key == "message" and section != "addons":
+            status["message"] = value
+        elif key == "high-availability":
+            section = "ha"
+        elif key == "enabled" and section == "ha":
+            status["ha_enabled"] = value.lower() in _TRUE
+        elif key == "nodes" and section == "ha":
             continue
-        elif key == 'addons' and not value:
-            section = 'addons'
-        elif section == 'ha' and key in ('address', 'role'):
+        elif key == "addons" and not value:
+            section = "addons"
+        elif section == "ha" and key in ("address", "role"):
             if item:
-                status['ha_nodes'].append({})
-            if status['ha_nodes']:
-                status['ha_nodes'][-1][key] = value
-        elif section == 'addons' and key in _ADDON_FIELDS:
+                status["ha_nodes"].append({})
+            if status["ha_nodes"]:
+                status["ha_nodes"][-1][key] = value
+        elif section == "addons" and key in _ADDON_FIELDS:
             if item:
                 current = dict.fromkeys(_ADDON_FIELDS)
-                status['addons'].append(current)
+                status["addons"].append(current)
             if current is not None:
                 current[key] = value if value else None
 
-    if status['running'] is None:
+    if status["running"] is None:
         raise StatusParseError('no "running:" line found in the microk8s status output')
-    for addon in status['addons']:
-        if not addon['name'] or addon['status'] not in ('enabled', 'disabled'):
-            raise StatusParseError('an addon entry lacks a name or an enabled/disabled status: %r' % (addon,))
+    for addon in status["addons"]:
+        if not addon["name"] or addon["status"] not in ("enabled", "disabled"):
+            raise StatusParseError("an addon entry lacks a name or an enabled/disabled status: %r" % (addon,))
     return status
 
 
 def split_addon_name(name):
     """Split ``core/dns`` into ``('core', 'dns')``; a bare ``dns`` gives ``(None, 'dns')``."""
-    repository, sep, addon = name.partition('/')
+    repository, sep, addon = name.partition("/")
     if not sep:
         return None, name
-    if not repository or not addon or '/' in addon:
+    if not repository or not addon or "/" in addon:
         raise ValueError('addon name %r must be "NAME" or "REPOSITORY/NAME"' % (name,))
     return repository, addon
 
@@ -110,14 +110,16 @@ def find_addon(addons, name):
     (microk8s itself refuses to guess then).
     """
     repository, addon_name = split_addon_name(name)
-    matches = [a for a in addons if a['name'] == addon_name and (repository is None or a['repository'] == repository)]
+    matches = [a for a in addons if a["name"] == addon_name and (repository is None or a["repository"] == repository)]
     if not matches:
-        known = sorted(set(
-            (a['repository'] + '/' + a['name']) if a['repository'] else a['name'] for a in addons
-        ))
-        raise LookupError('addon %r is not available on this node; available addons: %s' % (name, ', '.join(known) or 'none'))
+        known = sorted(set((a["repository"] + "/" + a["name"]) if a["repository"] else a["name"] for a in addons))
+        raise LookupError(
+            "addon %r is not available on this node; available addons: %s" % (name, ", ".join(known) or "none")
+        )
     if len(matches) > 1:
-        repos = ', '.join(sorted(a['repository'] or '?' for a in matches))
-        raise LookupError('addon %r exists in several repositories (%s); prefix it, e.g. "%s/%s"'
-                          % (name, repos, matches[0]['repository'], addon_name))
+        repos = ", ".join(sorted(a["repository"] or "?" for a in matches))
+        raise LookupError(
+            'addon %r exists in several repositories (%s); prefix it, e.g. "%s/%s"'
+            % (name, repos, matches[0]["repository"], addon_name)
+        )
     return matches[0]

@@ -6,7 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 ---
 module: microk8s_addon
 short_description: Enable or disable a microk8s addon idempotently
@@ -64,9 +64,9 @@ seealso:
   - name: MicroK8s addons
     description: The list of addons and their arguments.
     link: https://microk8s.io/docs/addons
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Ensure DNS is enabled.
   infra.comments.microk8s_addon:
     name: dns
@@ -84,9 +84,9 @@ EXAMPLES = r'''
     name: dashboard
     state: disabled
   become: true
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 addon:
   description: The addon as microk8s reports it after the task (before it, in check mode when nothing ran).
   returned: success
@@ -111,7 +111,7 @@ stderr:
   description: Error output of the enable or disable command.
   returned: when a command ran
   type: str
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.infra.comments.plugins.module_utils.microk8s_status import (
@@ -120,85 +120,96 @@ from ansible_collections.infra.comments.plugins.module_utils.microk8s_status imp
     parse_status,
 )
 
-_ACTIONS = {'enabled': 'enable', 'disabled': 'disable'}
+_ACTIONS = {"enabled": "enable", "disabled": "disable"}
 
 
 def read_status(module, microk8s, timeout):
-    cmd = [microk8s, 'status', '--format', 'yaml', '--wait-ready', '--timeout', str(timeout)]
+    cmd = [microk8s, "status", "--format", "yaml", "--wait-ready", "--timeout", str(timeout)]
     rc, out, err = module.run_command(cmd)
     if rc != 0:
-        module.fail_json(msg='"%s" failed (rc=%d); is microk8s installed and running, and may this user run it '
-                             '(root or the microk8s group)?' % (' '.join(cmd), rc),
-                         rc=rc, stdout=out, stderr=err, cmd=cmd)
+        module.fail_json(
+            msg='"%s" failed (rc=%d); is microk8s installed and running, and may this user run it '
+            "(root or the microk8s group)?" % (" ".join(cmd), rc),
+            rc=rc,
+            stdout=out,
+            stderr=err,
+            cmd=cmd,
+        )
     try:
         status = parse_status(out)
     except StatusParseError as exc:
-        said = next((line.strip() for line in out.splitlines() if line.strip()), 'nothing')
-        module.fail_json(msg='cannot read the microk8s status (%s); microk8s said: %s' % (exc, said),
-                         stdout=out, cmd=cmd)
-    if not status['running']:
-        module.fail_json(msg='microk8s is not running: %s' % (status['message'] or 'no message given'),
-                         stdout=out, cmd=cmd)
+        said = next((line.strip() for line in out.splitlines() if line.strip()), "nothing")
+        module.fail_json(
+            msg="cannot read the microk8s status (%s); microk8s said: %s" % (exc, said), stdout=out, cmd=cmd
+        )
+    if not status["running"]:
+        module.fail_json(
+            msg="microk8s is not running: %s" % (status["message"] or "no message given"), stdout=out, cmd=cmd
+        )
     return status
 
 
 def lookup(module, status, name):
     try:
-        return find_addon(status['addons'], name)
+        return find_addon(status["addons"], name)
     except (LookupError, ValueError) as exc:
         module.fail_json(msg=str(exc))
 
 
 def qualified_name(addon):
-    if addon['repository']:
-        return '%s/%s' % (addon['repository'], addon['name'])
-    return addon['name']
+    if addon["repository"]:
+        return "%s/%s" % (addon["repository"], addon["name"])
+    return addon["name"]
 
 
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type='str', required=True),
-            state=dict(type='str', default='enabled', choices=list(_ACTIONS)),
-            args=dict(type='list', elements='str', default=[]),
-            microk8s_cmd=dict(type='str', default='microk8s'),
-            timeout=dict(type='int', default=120),
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="enabled", choices=list(_ACTIONS)),
+            args=dict(type="list", elements="str", default=[]),
+            microk8s_cmd=dict(type="str", default="microk8s"),
+            timeout=dict(type="int", default=120),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    if params['timeout'] < 1:
-        module.fail_json(msg='timeout must be a positive number of seconds, got %d' % params['timeout'])
+    if params["timeout"] < 1:
+        module.fail_json(msg="timeout must be a positive number of seconds, got %d" % params["timeout"])
 
-    microk8s = module.get_bin_path(params['microk8s_cmd'], opt_dirs=['/snap/bin'])
+    microk8s = module.get_bin_path(params["microk8s_cmd"], opt_dirs=["/snap/bin"])
     if microk8s is None:
-        module.fail_json(msg='the "%s" command was not found on PATH or in /snap/bin; install the microk8s snap first'
-                             % params['microk8s_cmd'])
+        module.fail_json(
+            msg='the "%s" command was not found on PATH or in /snap/bin; install the microk8s snap first'
+            % params["microk8s_cmd"]
+        )
 
-    before = lookup(module, read_status(module, microk8s, params['timeout']), params['name'])
+    before = lookup(module, read_status(module, microk8s, params["timeout"]), params["name"])
     result = dict(changed=False, addon=before, cmd=[])
-    if before['status'] == params['state']:
+    if before["status"] == params["state"]:
         module.exit_json(**result)
 
-    action = _ACTIONS[params['state']]
+    action = _ACTIONS[params["state"]]
     cmd = [microk8s, action, qualified_name(before)]
-    if params['state'] == 'enabled':
-        cmd.extend(params['args'])
-    result.update(changed=True, cmd=cmd,
-                  diff=dict(before=dict(status=before['status']), after=dict(status=params['state'])))
+    if params["state"] == "enabled":
+        cmd.extend(params["args"])
+    result.update(
+        changed=True, cmd=cmd, diff=dict(before=dict(status=before["status"]), after=dict(status=params["state"]))
+    )
     if module.check_mode:
         module.exit_json(**result)
 
     rc, out, err = module.run_command(cmd)
     result.update(stdout=out, stderr=err)
     if rc != 0:
-        module.fail_json(msg='"%s" failed (rc=%d)' % (' '.join(cmd), rc), rc=rc, **result)
+        module.fail_json(msg='"%s" failed (rc=%d)' % (" ".join(cmd), rc), rc=rc, **result)
 
-    after = lookup(module, read_status(module, microk8s, params['timeout']), qualified_name(before))
-    result['addon'] = after
-    if after['status'] != params['state']:
-        module.fail_json(msg='"%s" exited 0 but microk8s still reports the addon %s'
-                             % (' '.join(cmd), after['status']), **result)
+    after = lookup(module, read_status(module, microk8s, params["timeout"]), qualified_name(before))
+    result["addon"] = after
+    if after["status"] != params["state"]:
+        module.fail_json(
+            msg='"%s" exited 0 but microk8s still reports the addon %s' % (" ".join(cmd), after["status"]), **result
+        )
     module.exit_json(**result)
 
 
@@ -206,5 +217,5 @@ def main():
     run_module()
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

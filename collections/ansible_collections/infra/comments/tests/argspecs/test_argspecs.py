@@ -18,7 +18,13 @@ REPO_ROOT = COLLECTION_DIR.parents[3]
 ROLES = sorted(path.name for path in (COLLECTION_DIR / "roles").iterdir() if (path / "tasks").is_dir())
 CASES_FILE = Path(__file__).with_name("cases.yml")
 # Fact gathering only reads; everything else that may run before the failure is a check.
-ALLOWED_ACTIONS = {"gather_facts", "ansible.builtin.gather_facts", "ansible.builtin.validate_argument_spec", "ansible.builtin.assert", "ansible.builtin.fail"}
+ALLOWED_ACTIONS = {
+    "gather_facts",
+    "ansible.builtin.gather_facts",
+    "ansible.builtin.validate_argument_spec",
+    "ansible.builtin.assert",
+    "ansible.builtin.fail",
+}
 
 # A value that the type check cannot convert, per argument_specs type; str, path and raw accept (convert) anything.
 WRONG_BY_TYPE = {
@@ -73,19 +79,43 @@ def run_cases(role, cases, work):
     }
     (work / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
     # Facts as a real play has them: role defaults may be built from them (the node's address, the login user).
-    play = {"hosts": "all", "gather_facts": True, "gather_subset": ["min", "network"], "roles": ["infra.comments." + role]}
+    play = {
+        "hosts": "all",
+        "gather_facts": True,
+        "gather_subset": ["min", "network"],
+        "roles": ["infra.comments." + role],
+    }
     (work / "play.yml").write_text(yaml.safe_dump([play]))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.environ.get("ANSIBLE_CONFIG", str(REPO_ROOT / "ansible.cfg")),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=os.environ.get("ANSIBLE_CONFIG", str(REPO_ROOT / "ansible.cfg")),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+    )
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "--forks", "4",
-         "-i", str(work / "hosts.yml"), str(work / "play.yml")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "--check",
+            "--forks",
+            "4",
+            "-i",
+            str(work / "hosts.yml"),
+            str(work / "play.yml"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
-        pytest.fail("ansible-playbook printed no JSON report (rc=%d):\n%s\n%s" % (result.returncode, result.stdout, result.stderr))
+        pytest.fail(
+            "ansible-playbook printed no JSON report (rc=%d):\n%s\n%s"
+            % (result.returncode, result.stdout, result.stderr)
+        )
     per_host = {name: [] for name in hosts}
     for play_report in report["plays"]:
         for task in play_report["tasks"]:
@@ -110,7 +140,9 @@ def role_results(tmp_path_factory):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_has_an_argument_spec_and_cases(role):
-    assert (COLLECTION_DIR / "roles" / role / "meta" / "argument_specs.yml").is_file(), "%s has no meta/argument_specs.yml" % role
+    assert (COLLECTION_DIR / "roles" / role / "meta" / "argument_specs.yml").is_file(), (
+        "%s has no meta/argument_specs.yml" % role
+    )
     assert [p for p in all_cases() if p.values[0] == role], "%s has no wrong-value case: add one to cases.yml" % role
 
 
@@ -121,6 +153,10 @@ def test_wrong_value_fails_before_any_change(role, case, number, role_results):
     ran_past_validation = [result["task_name"] for result in results if result.get("action") not in ALLOWED_ACTIONS]
     assert not ran_past_validation, "tasks ran after validation should have stopped the role: %s" % ran_past_validation
     assert not any(result.get("changed") for result in results)
-    failures = ["; ".join(result.get("argument_errors") or [str(result.get("msg"))]) for result in results if result.get("failed")]
+    failures = [
+        "; ".join(result.get("argument_errors") or [str(result.get("msg"))])
+        for result in results
+        if result.get("failed")
+    ]
     message = failures[-1]
     assert case["variable"] in message and case["message"] in message, message

@@ -82,14 +82,18 @@ def setting(role, name, inventory=None, _seen=()):
         variables.update(inventory_group_vars(inventory))
     variables.update(_load_vars(role_dir / "vars"))
     if name not in variables:
-        raise KeyError("%s is not defined in roles/%s/defaults or vars (the chart test needs it)%s"
-                       % (name, role, " (via %s)" % " -> ".join(_seen) if _seen else ""))
+        raise KeyError(
+            "%s is not defined in roles/%s/defaults or vars (the chart test needs it)%s"
+            % (name, role, " (via %s)" % " -> ".join(_seen) if _seen else "")
+        )
     value = variables[name]
     if not isinstance(value, str) or "{{" not in value:
         return value
     if name in _seen or "{%" in value or "{{" in REFERENCE.sub("", value):
-        raise ValueError("%s of role %s is %r: only literals and {{ other_variable }} can be read without Ansible"
-                         % (name, role, value))
+        raise ValueError(
+            "%s of role %s is %r: only literals and {{ other_variable }} can be read without Ansible"
+            % (name, role, value)
+        )
     parts = [str(setting(role, match["name"], inventory, _seen + (name,))) for match in REFERENCE.finditer(value)]
     pieces = iter(parts)
     return REFERENCE.sub(lambda _match: next(pieces), value)
@@ -103,7 +107,8 @@ def chart_dir(use, charts_root, inventory=None):
         present = sorted(p.name for p in Path(charts_root).glob("%s-[0-9]*" % use.chart) if p.is_dir())
         raise FileNotFoundError(
             "roles/%s pins %s_chart_version %s, but %s does not exist (found %s): the role's pin and the charts in "
-            "$SHARED/charts must agree" % (use.role, use.role, version, folder, present or "none"))
+            "$SHARED/charts must agree" % (use.role, use.role, version, folder, present or "none")
+        )
     declared = str((yaml.safe_load((folder / "Chart.yaml").read_text()) or {}).get("version"))
     if declared != str(version):
         raise ValueError("%s/Chart.yaml says version %s, not %s" % (folder, declared, version))
@@ -114,8 +119,9 @@ def helm_binary():
     """$HELM, else helm on PATH (`make helm` installs the pinned one as .venv/bin/helm)."""
     helm = os.environ.get("HELM") or shutil.which("helm")
     if not helm or not os.access(helm, os.X_OK):
-        raise FileNotFoundError("no Helm binary (HELM=%r, none on PATH): run `make helm`, or `make manifests`"
-                                % os.environ.get("HELM"))
+        raise FileNotFoundError(
+            "no Helm binary (HELM=%r, none on PATH): run `make helm`, or `make manifests`" % os.environ.get("HELM")
+        )
     return helm
 
 
@@ -133,23 +139,40 @@ def served_api_versions(kubernetes_version):
     found = set()
     for schema in json.loads(definitions.read_text())["$defs"].values():
         for gvk in schema.get("x-kubernetes-group-version-kind", []):
-            if re.fullmatch(r"v\d+", gvk["version"]) and gvk["kind"] not in NOT_RESOURCES and not gvk["kind"].endswith("List"):
+            if (
+                re.fullmatch(r"v\d+", gvk["version"])
+                and gvk["kind"] not in NOT_RESOURCES
+                and not gvk["kind"].endswith("List")
+            ):
                 found.add("/".join(part for part in (gvk["group"], gvk["version"], gvk["kind"]) if part))
     return sorted(found)
 
 
 def render_chart(folder, release, namespace, values_files, kubernetes_version):
     """Documents `helm template` renders (CRDs included), for the given Kubernetes minor version."""
-    command = [helm_binary(), "template", release, str(folder), "--namespace", namespace, "--include-crds",
-               "--kube-version", "%s.0" % kubernetes_version]
+    command = [
+        helm_binary(),
+        "template",
+        release,
+        str(folder),
+        "--namespace",
+        namespace,
+        "--include-crds",
+        "--kube-version",
+        "%s.0" % kubernetes_version,
+    ]
     for api_version in served_api_versions(kubernetes_version):
         command += ["--api-versions", api_version]
     for values in values_files:
         command += ["--values", str(values)]
     with tempfile.TemporaryDirectory(prefix="helm-home-") as home:
         # No repositories, cache or plugins of the user's: the chart and its charts/ are all Helm gets.
-        env = dict(os.environ, HELM_CACHE_HOME=home + "/cache", HELM_CONFIG_HOME=home + "/config",
-                   HELM_DATA_HOME=home + "/data")
+        env = dict(
+            os.environ,
+            HELM_CACHE_HOME=home + "/cache",
+            HELM_CONFIG_HOME=home + "/config",
+            HELM_DATA_HOME=home + "/data",
+        )
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         raise RuntimeError("%s failed (%d):\n%s" % (" ".join(command), result.returncode, result.stderr[-4000:]))
@@ -173,8 +196,14 @@ def duplicate_problems(documents):
     """
     counts = collections.Counter(
         (d["kind"], (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name"))
-        for d in documents if d.get("kind") != "CustomResourceDefinition")
-    return ["%s %s/%s is rendered %d times" % (kind, ns, name, n) for (kind, ns, name), n in sorted(counts.items(), key=str) if n > 1]
+        for d in documents
+        if d.get("kind") != "CustomResourceDefinition"
+    )
+    return [
+        "%s %s/%s is rendered %d times" % (kind, ns, name, n)
+        for (kind, ns, name), n in sorted(counts.items(), key=str)
+        if n > 1
+    ]
 
 
 def crd_problems(documents, crds):
@@ -189,7 +218,9 @@ def crd_problems(documents, crds):
         for version in spec["versions"]:
             ours = crds.lookup("%s/%s" % (spec["group"], version["name"]), spec["names"]["kind"])
             if ours is not None and ours["schema"] != version["schema"]["openAPIV3Schema"]:
-                problems.append("CRD %s %s: the chart's schema differs from %s" % (name, version["name"], ours["source"]))
+                problems.append(
+                    "CRD %s %s: the chart's schema differs from %s" % (name, version["name"], ours["source"])
+                )
     return problems
 
 
@@ -215,7 +246,10 @@ def pod_label_problems(workload, expected):
     labels = ((workload.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
     missing = {k: v for k, v in expected.items() if labels.get(k) != v}
     if missing:
-        return ["pods of %s %s lack the labels %s (they have %s)" % (workload["kind"], workload["metadata"]["name"], missing, labels)]
+        return [
+            "pods of %s %s lack the labels %s (they have %s)"
+            % (workload["kind"], workload["metadata"]["name"], missing, labels)
+        ]
     return []
 
 
@@ -235,15 +269,19 @@ def ingress_problems(documents, names, gateway_replicas):
     proxy_name = names["proxy_service"]
     proxy = services.get(proxy_name)
     if proxy is None:
-        problems.append("no Service %s (the proxy the role reads its LoadBalancer IP from); Services: %s"
-                        % (proxy_name, sorted(services)))
+        problems.append(
+            "no Service %s (the proxy the role reads its LoadBalancer IP from); Services: %s"
+            % (proxy_name, sorted(services))
+        )
     else:
         spec = proxy["spec"]
         if spec.get("type") != "LoadBalancer":
             problems.append("Service %s is of type %s, not LoadBalancer" % (proxy_name, spec.get("type", "ClusterIP")))
         if spec.get("externalTrafficPolicy") != "Local":
-            problems.append("Service %s has externalTrafficPolicy %s, not Local (rate limiting would see node "
-                            "addresses, not clients)" % (proxy_name, spec.get("externalTrafficPolicy", "Cluster")))
+            problems.append(
+                "Service %s has externalTrafficPolicy %s, not Local (rate limiting would see node "
+                "addresses, not clients)" % (proxy_name, spec.get("externalTrafficPolicy", "Cluster"))
+            )
         ports = sorted(port["port"] for port in spec.get("ports", []))
         if ports != [80, 443]:
             problems.append("Service %s has ports %s, not 80 and 443" % (proxy_name, ports))
@@ -251,28 +289,37 @@ def ingress_problems(documents, names, gateway_replicas):
         kind = service["spec"].get("type", "ClusterIP")
         if name != proxy_name and kind in ("LoadBalancer", "NodePort"):
             # The admin API and Kong Manager must never be reachable from outside the cluster.
-            problems.append("Service %s is of type %s: only %s may be reachable from outside" % (name, kind, proxy_name))
+            problems.append(
+                "Service %s is of type %s: only %s may be reachable from outside" % (name, kind, proxy_name)
+            )
     release = names["release_name"]
     for name, pod_name in ((names["controller_deployment"], "controller"), (names["gateway_deployment"], "gateway")):
         if name not in deployments:
             problems.append("no Deployment %s; Deployments: %s" % (name, sorted(deployments)))
         else:
-            problems += pod_label_problems(deployments[name], {"app.kubernetes.io/name": pod_name,
-                                                               "app.kubernetes.io/instance": release})
+            problems += pod_label_problems(
+                deployments[name], {"app.kubernetes.io/name": pod_name, "app.kubernetes.io/instance": release}
+            )
     gateway = deployments.get(names["gateway_deployment"])
     if gateway is not None:
         replicas = gateway["spec"].get("replicas", 1)
         if replicas != gateway_replicas:
-            problems.append("Deployment %s has %s replicas, the role's kong_gateway_replicas is %s"
-                            % (names["gateway_deployment"], replicas, gateway_replicas))
+            problems.append(
+                "Deployment %s has %s replicas, the role's kong_gateway_replicas is %s"
+                % (names["gateway_deployment"], replicas, gateway_replicas)
+            )
         labels = gateway["spec"]["template"]["metadata"].get("labels") or {}
-        budgets = [b for b in named(documents, "PodDisruptionBudget").values() if _selects(b["spec"].get("selector"), labels)]
+        budgets = [
+            b for b in named(documents, "PodDisruptionBudget").values() if _selects(b["spec"].get("selector"), labels)
+        ]
         if gateway_replicas >= 2 and not budgets:
             problems.append("no PodDisruptionBudget selects the gateway pods, with %d replicas" % gateway_replicas)
         for budget in budgets:
             if _disruptions_allowed(budget, gateway_replicas) < 1:
-                problems.append("PodDisruptionBudget %s lets no gateway pod of %d be evicted: node drains would hang"
-                                % (budget["metadata"]["name"], gateway_replicas))
+                problems.append(
+                    "PodDisruptionBudget %s lets no gateway pod of %d be evicted: node drains would hang"
+                    % (budget["metadata"]["name"], gateway_replicas)
+                )
     if KONG_INGRESS_CLASS not in named(documents, "IngressClass"):
         problems.append("no IngressClass %s (every Ingress of the collection names it)" % KONG_INGRESS_CLASS)
     return problems
@@ -286,15 +333,27 @@ def cloudnative_pg_problems(documents, operator, webhook, operator_labels, crds)
     if webhook not in named(documents, "Service"):
         problems.append("no Service %s (the operator's webhook the role waits for)" % webhook)
     if operator not in named(documents, "Deployment"):
-        problems.append("no Deployment %s (the operator the role waits for); Deployments: %s"
-                        % (operator, sorted(named(documents, "Deployment"))))
-    rendered = {(d["spec"]["group"], d["spec"]["names"]["kind"]) for d in named(documents, "CustomResourceDefinition").values()
-                if d["spec"]["group"] == CNPG_GROUP}
+        problems.append(
+            "no Deployment %s (the operator the role waits for); Deployments: %s"
+            % (operator, sorted(named(documents, "Deployment")))
+        )
+    rendered = {
+        (d["spec"]["group"], d["spec"]["names"]["kind"])
+        for d in named(documents, "CustomResourceDefinition").values()
+        if d["spec"]["group"] == CNPG_GROUP
+    }
     expected = {(group, kind) for group, _version, kind in crds.versions if group == CNPG_GROUP}
     if len(rendered) != CNPG_CRD_COUNT or rendered != expected:
-        problems.append("the chart renders %d %s CRDs (%s), expected the %d of $SHARED/crds (%s)"
-                        % (len(rendered), CNPG_GROUP, sorted(k for _g, k in rendered), len(expected),
-                           sorted(k for _g, k in expected)))
+        problems.append(
+            "the chart renders %d %s CRDs (%s), expected the %d of $SHARED/crds (%s)"
+            % (
+                len(rendered),
+                CNPG_GROUP,
+                sorted(k for _g, k in rendered),
+                len(expected),
+                sorted(k for _g, k in expected),
+            )
+        )
     return problems
 
 
@@ -309,34 +368,62 @@ def metallb_problems(documents, controller, speaker):
         pod = _pod_spec(document)
         for container in pod.get("containers", []) + pod.get("initContainers", []):
             if "frr" in container["name"].lower() or "frr" in container.get("image", "").lower():
-                problems.append("%s %s runs the FRR container %s" % (document["kind"], document["metadata"]["name"], container["name"]))
+                problems.append(
+                    "%s %s runs the FRR container %s"
+                    % (document["kind"], document["metadata"]["name"], container["name"])
+                )
     return problems
 
 
 # The names other roles and verify.yml use (interface contract), which the roles' own variables must give.
 CONTRACT_NAMES = {
-    "kong": {"kong_proxy_service": "kong-gateway-proxy", "kong_controller_deployment": "kong-controller",
-             "kong_gateway_deployment": "kong-gateway", "kong_namespace": "kong", "kong_release_name": "kong"},
-    "cloudnative_pg": {"cloudnative_pg_operator_deployment": "cnpg-cloudnative-pg",
-                       "cloudnative_pg_webhook_service": CNPG_WEBHOOK_SERVICE, "cloudnative_pg_namespace": "cnpg-system",
-                       "cloudnative_pg_operator_labels": {"app.kubernetes.io/name": "cloudnative-pg",
-                                                          "app.kubernetes.io/instance": "cnpg"}},
-    "metallb": {"metallb_namespace": "metallb-system", "metallb_controller_deployment": "metallb-controller",
-                "metallb_speaker_daemonset": "metallb-speaker"},
+    "kong": {
+        "kong_proxy_service": "kong-gateway-proxy",
+        "kong_controller_deployment": "kong-controller",
+        "kong_gateway_deployment": "kong-gateway",
+        "kong_namespace": "kong",
+        "kong_release_name": "kong",
+    },
+    "cloudnative_pg": {
+        "cloudnative_pg_operator_deployment": "cnpg-cloudnative-pg",
+        "cloudnative_pg_webhook_service": CNPG_WEBHOOK_SERVICE,
+        "cloudnative_pg_namespace": "cnpg-system",
+        "cloudnative_pg_operator_labels": {
+            "app.kubernetes.io/name": "cloudnative-pg",
+            "app.kubernetes.io/instance": "cnpg",
+        },
+    },
+    "metallb": {
+        "metallb_namespace": "metallb-system",
+        "metallb_controller_deployment": "metallb-controller",
+        "metallb_speaker_daemonset": "metallb-speaker",
+    },
 }
 
 
 def role_problems(use, documents, inventory, crds):
     """The role-specific promises of one chart, for one inventory, with the names the role itself waits for."""
     if use.chart == "ingress":
-        names = {key: setting(use.role, "kong_" + key, inventory)
-                 for key in ("proxy_service", "controller_deployment", "gateway_deployment", "release_name")}
+        names = {
+            key: setting(use.role, "kong_" + key, inventory)
+            for key in ("proxy_service", "controller_deployment", "gateway_deployment", "release_name")
+        }
         return ingress_problems(documents, names, int(setting(use.role, "kong_gateway_replicas", inventory)))
     if use.chart == "cloudnative-pg":
-        return cloudnative_pg_problems(documents, setting(use.role, "cloudnative_pg_operator_deployment", inventory),
-                                       setting(use.role, "cloudnative_pg_webhook_service", inventory),
-                                       setting(use.role, "cloudnative_pg_operator_labels", inventory), crds)
+        return cloudnative_pg_problems(
+            documents,
+            setting(use.role, "cloudnative_pg_operator_deployment", inventory),
+            setting(use.role, "cloudnative_pg_webhook_service", inventory),
+            setting(use.role, "cloudnative_pg_operator_labels", inventory),
+            crds,
+        )
     if use.chart == "metallb":
-        return metallb_problems(documents, setting(use.role, "metallb_controller_deployment", inventory),
-                                setting(use.role, "metallb_speaker_daemonset", inventory))
-    return ["no assertions for chart %s of role %s: add what the role relies on to charts.role_problems" % (use.chart, use.role)]
+        return metallb_problems(
+            documents,
+            setting(use.role, "metallb_controller_deployment", inventory),
+            setting(use.role, "metallb_speaker_daemonset", inventory),
+        )
+    return [
+        "no assertions for chart %s of role %s: add what the role relies on to charts.role_problems"
+        % (use.chart, use.role)
+    ]

@@ -45,8 +45,10 @@ def rendered(tmp_path_factory):
             work = tmp_path_factory.mktemp("render-" + inventory)
             result = rendering.render_inventory(inventory, work / "work", work / "out")
             if result.returncode != 0:
-                pytest.fail("rendering the templates with inventory %s failed:\n%s\n%s"
-                            % (inventory, result.stdout[-6000:], result.stderr[-3000:]))
+                pytest.fail(
+                    "rendering the templates with inventory %s failed:\n%s\n%s"
+                    % (inventory, result.stdout[-6000:], result.stderr[-3000:])
+                )
             folders[inventory] = work / "out"
         return folders[inventory]
 

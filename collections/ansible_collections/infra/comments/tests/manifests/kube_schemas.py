@@ -214,7 +214,9 @@ def chart_values_file(template_name, charts_root):
         raise ValueError("%s is not named <chart>-values.yaml.j2" % template_name)
     chart, root = match["chart"], Path(charts_root)
     version_of = re.compile(r"^%s-(?P<version>[0-9][^/]*?)(-values\.yaml)?$" % re.escape(chart))
-    candidates = sorted(root.glob("%s-[0-9]*/values.yaml" % chart)) + sorted(root.glob("*/%s-[0-9]*-values.yaml" % chart))
+    candidates = sorted(root.glob("%s-[0-9]*/values.yaml" % chart)) + sorted(
+        root.glob("*/%s-[0-9]*-values.yaml" % chart)
+    )
     by_version = {}
     for candidate in candidates:
         name = candidate.parent.name if candidate.name == "values.yaml" else candidate.name
@@ -303,8 +305,10 @@ def _subchart_dir(chart_dir, position, dependency, unpack_root):
         return unpacked
     archive = chart_dir / "charts" / ("%s-%s.tgz" % (dependency["name"], version))
     if not archive.is_file():
-        raise ValueError("%s depends on %s %s but has neither charts/%s/ nor charts/%s"
-                         % (chart_dir, dependency["name"], version, dependency["name"], archive.name))
+        raise ValueError(
+            "%s depends on %s %s but has neither charts/%s/ nor charts/%s"
+            % (chart_dir, dependency["name"], version, dependency["name"], archive.name)
+        )
     target = Path(tempfile.mkdtemp(dir=unpack_root))
     with tarfile.open(archive) as packed:
         packed.extractall(target, filter="data")

@@ -39,7 +39,9 @@ def sample_hosts(inventory):
     """Hosts standing in for a real inventory's nodes (node_ip and the like), from sample_hosts.yml."""
     samples = yaml.safe_load(SAMPLE_HOSTS_FILE.read_text())
     if inventory not in samples:
-        raise KeyError("inventory %s has no sample hosts in %s: add its first node(s) there" % (inventory, SAMPLE_HOSTS_FILE))
+        raise KeyError(
+            "inventory %s has no sample hosts in %s: add its first node(s) there" % (inventory, SAMPLE_HOSTS_FILE)
+        )
     return samples[inventory]
 
 
@@ -56,7 +58,12 @@ def _stand_in_role(work, role, templates, out_dir):
         _link(real / part, stand_in / part)
     tasks = []
     if (real / "tasks" / "validate.yml").is_file():
-        tasks.append({"name": "Run the role's own checks.", "ansible.builtin.include_tasks": str(real / "tasks" / "validate.yml")})
+        tasks.append(
+            {
+                "name": "Run the role's own checks.",
+                "ansible.builtin.include_tasks": str(real / "tasks" / "validate.yml"),
+            }
+        )
     for template in templates:
         destination = out_dir / role / template[: -len(".j2")]
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -95,11 +102,26 @@ def render_inventory(inventory, work, out_dir, hosts=None):
     playbook = [{"name": "Render the role templates.", "hosts": "microk8s[0]", "gather_facts": False, "roles": roles}]
     (work / "render.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
 
-    env = dict(os.environ, ANSIBLE_CONFIG=os.environ.get("ANSIBLE_CONFIG", str(REPO_ROOT / "ansible.cfg")),
-               ANSIBLE_ROLES_PATH=str(work / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=os.environ.get("ANSIBLE_CONFIG", str(REPO_ROOT / "ansible.cfg")),
+        ANSIBLE_ROLES_PATH=str(work / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
     return subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory_dir / "hosts.yml"), str(work / "render.yml")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            str(inventory_dir / "hosts.yml"),
+            str(work / "render.yml"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -112,6 +134,8 @@ def kubernetes_version():
     channel = str(defaults.get("microk8s_channel", ""))
     match = re.match(r"^(\d+\.\d+)(-[a-z0-9]+)?/", channel)
     if not match:
-        raise ValueError("microk8s_channel %r in roles/microk8s/defaults/main.yml does not start with a "
-                         "Kubernetes version track such as 1.35/stable" % channel)
+        raise ValueError(
+            "microk8s_channel %r in roles/microk8s/defaults/main.yml does not start with a "
+            "Kubernetes version track such as 1.35/stable" % channel
+        )
     return match.group(1)

@@ -39,7 +39,9 @@ def chart_render(rendered, shared_dir, kubernetes_version, tmp_path_factory):
                 charts.chart_dir(use, shared_dir / "charts", inventory),
                 charts.setting(use.role, "%s_release_name" % use.role, inventory),
                 charts.setting(use.role, "%s_namespace" % use.role, inventory),
-                values, kubernetes_version)
+                values,
+                kubernetes_version,
+            )
         return copy.deepcopy(cache[key])
 
     return render
@@ -54,7 +56,8 @@ def use_of(chart):
 def test_discovery_finds_every_chart_the_roles_install():
     # Guards the parametrisation: a role whose values template was renamed would otherwise drop out silently.
     assert {("metallb", "metallb"), ("kong", "ingress"), ("cloudnative_pg", "cloudnative-pg")} <= {
-        (use.role, use.chart) for use in CHART_USES}, CHART_USES
+        (use.role, use.chart) for use in CHART_USES
+    }, CHART_USES
 
 
 @pytest.mark.parametrize("inventory", INVENTORIES)
@@ -64,7 +67,11 @@ def test_chart_renders_only_valid_objects(use, inventory, chart_render, crds, ku
     problems = kube_schemas.validate_manifest_documents(documents, crds, kubernetes_version)
     problems += charts.duplicate_problems(documents) + charts.crd_problems(documents, crds)
     assert problems == [], "%s chart with the values of role %s for %s:\n  %s" % (
-        use.chart, use.role, inventory, "\n  ".join(problems))
+        use.chart,
+        use.role,
+        inventory,
+        "\n  ".join(problems),
+    )
 
 
 @pytest.mark.parametrize("inventory", INVENTORIES)
@@ -72,7 +79,11 @@ def test_chart_renders_only_valid_objects(use, inventory, chart_render, crds, ku
 def test_chart_gives_what_the_role_relies_on(use, inventory, chart_render, crds):
     problems = charts.role_problems(use, chart_render(use, inventory), inventory, crds)
     assert problems == [], "%s chart with the values of role %s for %s:\n  %s" % (
-        use.chart, use.role, inventory, "\n  ".join(problems))
+        use.chart,
+        use.role,
+        inventory,
+        "\n  ".join(problems),
+    )
 
 
 @pytest.mark.parametrize("use", CHART_USES, ids=USE_IDS)
@@ -88,7 +99,9 @@ def test_role_names_are_the_ones_other_roles_use(role):
 
 
 def test_settings_are_read_as_the_role_sees_them():
-    assert charts.setting("kong", "kong_proxy_service") == "kong-gateway-proxy"  # "{{ kong_release_name }}-gateway-proxy"
+    assert (
+        charts.setting("kong", "kong_proxy_service") == "kong-gateway-proxy"
+    )  # "{{ kong_release_name }}-gateway-proxy"
     with pytest.raises(KeyError, match="kong_no_such_variable is not defined in roles/kong"):
         charts.setting("kong", "kong_no_such_variable")
 
@@ -114,23 +127,36 @@ def test_a_misspelt_key_in_the_role_values_fails_the_key_check(use, rendered, sh
     node[leaf + "x"] = node.pop(leaf)
     misspelt = ".".join(parents + [leaf + "x"])
     assert kube_schemas.validate_helm_values(yaml.safe_dump(values), upstream) == [
-        "%s is not a key of the chart's values" % misspelt]
+        "%s is not a key of the chart's values" % misspelt
+    ]
 
 
 # One value changed on top of the role's own, and the problem the assertions must then report.
 BROKEN = [
-    ("ingress", {"gateway": {"manager": {"enabled": True, "type": "NodePort"}}},
-     "Service kong-gateway-manager is of type NodePort"),
-    ("ingress", {"gateway": {"admin": {"enabled": True, "type": "LoadBalancer", "clusterIP": None}}},
-     "Service kong-gateway-admin is of type LoadBalancer"),
+    (
+        "ingress",
+        {"gateway": {"manager": {"enabled": True, "type": "NodePort"}}},
+        "Service kong-gateway-manager is of type NodePort",
+    ),
+    (
+        "ingress",
+        {"gateway": {"admin": {"enabled": True, "type": "LoadBalancer", "clusterIP": None}}},
+        "Service kong-gateway-admin is of type LoadBalancer",
+    ),
     ("ingress", {"gateway": {"proxy": {"type": "ClusterIP"}}}, "Service kong-gateway-proxy is of type ClusterIP"),
     ("ingress", {"gateway": {"proxy": {"externalTrafficPolicy": "Cluster"}}}, "externalTrafficPolicy Cluster"),
     ("ingress", {"gateway": {"proxy": {"tls": {"enabled": False}}}}, "has ports [80], not 80 and 443"),
     ("ingress", {"gateway": {"replicaCount": 7}}, "kong-gateway has 7 replicas"),
-    ("ingress", {"gateway": {"replicaCount": 2, "podDisruptionBudget": {"enabled": False}}},
-     "no PodDisruptionBudget selects the gateway pods, with"),
-    ("ingress", {"gateway": {"podDisruptionBudget": {"enabled": True, "maxUnavailable": None, "minAvailable": "100%"}}},
-     "lets no gateway pod of"),
+    (
+        "ingress",
+        {"gateway": {"replicaCount": 2, "podDisruptionBudget": {"enabled": False}}},
+        "no PodDisruptionBudget selects the gateway pods, with",
+    ),
+    (
+        "ingress",
+        {"gateway": {"podDisruptionBudget": {"enabled": True, "maxUnavailable": None, "minAvailable": "100%"}}},
+        "lets no gateway pod of",
+    ),
     ("ingress", {"controller": {"ingressController": {"ingressClass": "other"}}}, "no IngressClass kong"),
     ("ingress", {"controller": {"enabled": False}}, "no Deployment kong-controller"),
     ("cloudnative-pg", {"crds": {"create": False}}, "the chart renders 0 postgresql.cnpg.io CRDs"),
@@ -149,31 +175,61 @@ def test_a_broken_value_fails_the_role_assertions(chart, override, expected, cha
     assert any(expected in problem for problem in problems), problems
 
 
-@pytest.mark.parametrize("chart, deployment, label", [
-    ("ingress", "kong-gateway", "app.kubernetes.io/name"),
-    ("ingress", "kong-controller", "app.kubernetes.io/instance"),
-    ("cloudnative-pg", "cnpg-cloudnative-pg", "app.kubernetes.io/name"),
-])
+@pytest.mark.parametrize(
+    "chart, deployment, label",
+    [
+        ("ingress", "kong-gateway", "app.kubernetes.io/name"),
+        ("ingress", "kong-controller", "app.kubernetes.io/instance"),
+        ("cloudnative-pg", "cnpg-cloudnative-pg", "app.kubernetes.io/name"),
+    ],
+)
 def test_pods_without_the_labels_other_roles_select_are_reported(chart, deployment, label, chart_render, crds):
     use = use_of(chart)
     documents = chart_render(use, INVENTORIES[0])
     labels = charts.named(documents, "Deployment")[deployment]["spec"]["template"]["metadata"]["labels"]
     labels[label] = "renamed"
     problems = charts.role_problems(use, documents, INVENTORIES[0], crds)
-    assert any(p.startswith("pods of Deployment %s lack the labels {'%s'" % (deployment, label)) for p in problems), problems
+    assert any(p.startswith("pods of Deployment %s lack the labels {'%s'" % (deployment, label)) for p in problems), (
+        problems
+    )
 
 
 INVALID_OBJECTS = [
-    ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kong"}, "data": {"a": "b"},
-      "bogus": 1}, "ConfigMap x: (root): Additional properties are not allowed ('bogus'"),
-    ({"apiVersion": "configuration.konghq.com/v1", "kind": "KongClusterPlugin", "metadata": {"name": "p"},
-      "plugin": "correlation-id", "confg": {"header_name": "X-Request-ID"}}, "KongClusterPlugin p: (root): Additional properties are not allowed ('confg'"),
-    ({"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "old", "namespace": "kong"},
-      "spec": {}}, "Couldn't find schema"),
+    (
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "x", "namespace": "kong"},
+            "data": {"a": "b"},
+            "bogus": 1,
+        },
+        "ConfigMap x: (root): Additional properties are not allowed ('bogus'",
+    ),
+    (
+        {
+            "apiVersion": "configuration.konghq.com/v1",
+            "kind": "KongClusterPlugin",
+            "metadata": {"name": "p"},
+            "plugin": "correlation-id",
+            "confg": {"header_name": "X-Request-ID"},
+        },
+        "KongClusterPlugin p: (root): Additional properties are not allowed ('confg'",
+    ),
+    (
+        {
+            "apiVersion": "policy/v1beta1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "old", "namespace": "kong"},
+            "spec": {},
+        },
+        "Couldn't find schema",
+    ),
 ]
 
 
-@pytest.mark.parametrize("document, expected", INVALID_OBJECTS, ids=["std-unknown-field", "crd-unknown-field", "removed-api"])
+@pytest.mark.parametrize(
+    "document, expected", INVALID_OBJECTS, ids=["std-unknown-field", "crd-unknown-field", "removed-api"]
+)
 def test_an_invalid_object_in_a_real_render_is_reported(document, expected, chart_render, crds, kubernetes_version):
     """The kong chart renders `extraObjects` as given: the render goes through the same strict validation."""
     documents = chart_render(use_of("ingress"), INVENTORIES[0], {"gateway": {"extraObjects": [document]}})
@@ -193,7 +249,8 @@ def test_a_chart_crd_that_differs_from_the_test_crds_is_reported(chart_render, c
     crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"].pop("spec")
     assert charts.crd_problems(documents, crds) == [
         "CRD clusters.postgresql.cnpg.io v1: the chart's schema differs from %s"
-        % crds.lookup("postgresql.cnpg.io/v1", "Cluster")["source"]]
+        % crds.lookup("postgresql.cnpg.io/v1", "Cluster")["source"]
+    ]
 
 
 def test_a_pin_without_its_chart_in_shared_is_an_error(shared_dir, tmp_path):
@@ -229,4 +286,6 @@ def test_kong_resources_reach_the_containers_they_are_for(inventory, chart_rende
     }
     for key, resources in expected.items():
         assert key in containers, "no container %s in Deployment %s: %s" % (key[1], key[0], sorted(containers))
-        assert containers[key] == resources, "%s/%s has resources %s, the role sets %s" % (key + (containers[key], resources))
+        assert containers[key] == resources, "%s/%s has resources %s, the role sets %s" % (
+            key + (containers[key], resources)
+        )

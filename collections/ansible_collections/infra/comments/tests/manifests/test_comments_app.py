@@ -215,13 +215,25 @@ def test_rate_limits_per_client_ip_locally(docs):
 EXPECTED_FLOWS = {
     (frozenset(APP_LABELS.items()), "kong", frozenset({("app.kubernetes.io/name", "gateway")}), frozenset({8000})),
     (frozenset(DB_LABELS.items()), None, frozenset(APP_LABELS.items()), frozenset({5432})),
-    (frozenset(DB_LABELS.items()), "cnpg-system", frozenset({("app.kubernetes.io/name", "cloudnative-pg")}),
-     frozenset({8000, 5432})),
+    (
+        frozenset(DB_LABELS.items()),
+        "cnpg-system",
+        frozenset({("app.kubernetes.io/name", "cloudnative-pg")}),
+        frozenset({8000, 5432}),
+    ),
     (frozenset(DB_LABELS.items()), None, frozenset(DB_LABELS.items()), frozenset({5432, 8000})),
-    (frozenset(APP_LABELS.items()), "observability", frozenset({("app.kubernetes.io/name", "prometheus")}),
-     frozenset({8000})),
-    (frozenset(DB_LABELS.items()), "observability", frozenset({("app.kubernetes.io/name", "prometheus")}),
-     frozenset({9187})),
+    (
+        frozenset(APP_LABELS.items()),
+        "observability",
+        frozenset({("app.kubernetes.io/name", "prometheus")}),
+        frozenset({8000}),
+    ),
+    (
+        frozenset(DB_LABELS.items()),
+        "observability",
+        frozenset({("app.kubernetes.io/name", "prometheus")}),
+        frozenset({9187}),
+    ),
 }
 
 
@@ -239,7 +251,9 @@ def admitted_flows(policies):
             assert all(p.get("protocol", "TCP") == "TCP" for p in rule["ports"])
             for peer in rule["from"]:
                 assert "ipBlock" not in peer, "%s admits an address block" % policy["metadata"]["name"]
-                assert peer.get("podSelector", {}).get("matchLabels"), "%s admits every pod" % policy["metadata"]["name"]
+                assert peer.get("podSelector", {}).get("matchLabels"), (
+                    "%s admits every pod" % policy["metadata"]["name"]
+                )
                 assert set(peer["podSelector"]) == {"matchLabels"}
                 namespace = None
                 if "namespaceSelector" in peer:
@@ -278,10 +292,14 @@ def test_the_flow_check_catches_a_broader_policy(docs):
 
 # --- Database ---
 
+
 def test_database_cluster_bootstraps_the_app_database(docs):
     cluster = one(docs, "Cluster", "comments-db")
     assert cluster["spec"]["bootstrap"]["initdb"] == {"database": "app", "owner": "app"}
-    assert cluster["spec"]["storage"] == {"storageClass": "microk8s-hostpath", "size": DEFAULTS["comments_app_db_storage_size"]}
+    assert cluster["spec"]["storage"] == {
+        "storageClass": "microk8s-hostpath",
+        "size": DEFAULTS["comments_app_db_storage_size"],
+    }
     assert "enableSuperuserAccess" not in cluster["spec"] or cluster["spec"]["enableSuperuserAccess"] is False
 
 

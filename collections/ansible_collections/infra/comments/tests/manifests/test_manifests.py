@@ -36,7 +36,13 @@ def test_rendered_template_is_valid(inventory, role, template, rendered, crds, k
     else:
         documents = kube_schemas.load_documents(text)
         problems = kube_schemas.validate_manifest_documents(documents, crds, kubernetes_version)
-    assert problems == [], "%s/%s rendered for %s:\n  %s\n---\n%s" % (role, template, inventory, "\n  ".join(problems), text)
+    assert problems == [], "%s/%s rendered for %s:\n  %s\n---\n%s" % (
+        role,
+        template,
+        inventory,
+        "\n  ".join(problems),
+        text,
+    )
 
 
 def test_metallb_pools_follow_each_inventory(rendered):
@@ -52,7 +58,9 @@ def test_metallb_pools_follow_each_inventory(rendered):
 def test_metallb_chart_version_is_the_version_of_the_crds_used_for_validation(shared_dir):
     """The pools are validated against $SHARED/crds/metallb; that is only proof if the role installs that version."""
     defaults = yaml.safe_load((rendering.ROLES_DIR / "metallb" / "defaults" / "main.yml").read_text())
-    rows = [line for line in (shared_dir / "crds" / "README.md").read_text().splitlines() if line.startswith("| metallb/")]
+    rows = [
+        line for line in (shared_dir / "crds" / "README.md").read_text().splitlines() if line.startswith("| metallb/")
+    ]
     assert len(rows) == 1, "crds/README.md has no single metallb/ row"
     crd_version = rows[0].strip("|").split("|")[-1].strip()
     assert "v" + defaults["metallb_chart_version"] == crd_version, (

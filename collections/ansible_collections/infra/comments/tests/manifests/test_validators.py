@@ -67,9 +67,19 @@ def test_valid_objects_pass(document, crds, kubernetes_version):
         ({"kind": "Service"}, "not a Kubernetes object"),
     ],
     ids=[
-        "crd-unknown-field", "crd-wrong-type", "crd-wrong-bool", "crd-bad-l2-field", "crd-wrong-element-type",
-        "crd-no-namespace", "crd-bad-metadata", "crd-unknown-version", "std-unknown-field", "std-wrong-type",
-        "std-unknown-kind", "unknown-group", "no-api-version",
+        "crd-unknown-field",
+        "crd-wrong-type",
+        "crd-wrong-bool",
+        "crd-bad-l2-field",
+        "crd-wrong-element-type",
+        "crd-no-namespace",
+        "crd-bad-metadata",
+        "crd-unknown-version",
+        "std-unknown-field",
+        "std-wrong-type",
+        "std-unknown-kind",
+        "unknown-group",
+        "no-api-version",
     ],
 )
 def test_invalid_objects_are_rejected_with_the_reason(document, expected, crds, kubernetes_version):
@@ -88,7 +98,11 @@ def test_strict_schema_keeps_open_what_the_crd_leaves_open():
     schema = {
         "type": "object",
         "properties": {
-            "open": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"a": {"type": "string"}}},
+            "open": {
+                "type": "object",
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {"a": {"type": "string"}},
+            },
             "port": {"x-kubernetes-int-or-string": True},
             "maybe": {"type": "string", "nullable": True},
             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -105,7 +119,9 @@ def test_strict_schema_keeps_open_what_the_crd_leaves_open():
 def test_go_inline_flags_are_moved_where_python_accepts_them():
     pattern = kube_schemas.python_pattern("^(?i)(abort|warn)?$")
     assert pattern == "(?i)^(abort|warn)?$"
-    validator = kube_schemas.jsonschema.Draft4Validator(kube_schemas.strict_crd_schema({"type": "string", "pattern": "^(?i)(abort|warn)?$"}))
+    validator = kube_schemas.jsonschema.Draft4Validator(
+        kube_schemas.strict_crd_schema({"type": "string", "pattern": "^(?i)(abort|warn)?$"})
+    )
     assert validator.is_valid("WARN")
     assert not validator.is_valid("ignore")
 
@@ -115,7 +131,12 @@ def test_unsupported_kubernetes_version_is_refused():
         kube_schemas.require_supported_version("1.99")
 
 
-UPSTREAM_VALUES = {"image": {"repository": "kong", "tag": "3.9"}, "podAnnotations": {}, "env": {"database": "off"}, "replicaCount": 1}
+UPSTREAM_VALUES = {
+    "image": {"repository": "kong", "tag": "3.9"},
+    "podAnnotations": {},
+    "env": {"database": "off"},
+    "replicaCount": 1,
+}
 
 
 @pytest.mark.parametrize(
@@ -140,8 +161,13 @@ def test_helm_values_must_be_a_map(tmp_path):
 
 def test_values_template_is_matched_to_exactly_one_chart_version(shared_dir, tmp_path):
     # The chart folder wins over the loose copy of its values.yaml: the key check needs its Chart.yaml and charts/.
-    assert kube_schemas.chart_values_file("kong-values.yaml.j2", shared_dir / "charts") == shared_dir / "charts" / "kong-3.4.1" / "values.yaml"
-    assert kube_schemas.chart_values_file("metallb-values.yaml.j2", shared_dir / "charts").parent.name == "metallb-0.14.9"
+    assert (
+        kube_schemas.chart_values_file("kong-values.yaml.j2", shared_dir / "charts")
+        == shared_dir / "charts" / "kong-3.4.1" / "values.yaml"
+    )
+    assert (
+        kube_schemas.chart_values_file("metallb-values.yaml.j2", shared_dir / "charts").parent.name == "metallb-0.14.9"
+    )
     with pytest.raises(ValueError, match="found none"):
         kube_schemas.chart_values_file("nginx-values.yaml.j2", shared_dir / "charts")
     (tmp_path / "kong").mkdir()
@@ -167,17 +193,23 @@ def test_values_of_an_aliased_subchart_are_checked_against_the_subchart(shared_d
     assert kube_schemas.validate_helm_values(good, ingress) == []
     # Against ingress's values.yaml alone, the same file would be wrongly refused: the dependency is what makes it pass.
     assert "gateway.proxy is not a key of the chart's values" in kube_schemas.validate_helm_values(
-        good, shared_dir / "charts" / "kong" / "ingress-0.24.0-values.yaml")
+        good, shared_dir / "charts" / "kong" / "ingress-0.24.0-values.yaml"
+    )
     bad = "gateway:\n  proxy:\n    tpye: LoadBalancer\n  postgresql:\n    auth:\n      usernme: x\ncontroller:\n  bogus: 1\n"
-    assert kube_schemas.validate_helm_values(bad, ingress) == [
-        "gateway.proxy.tpye is not a key of the chart's values",
-        "gateway.postgresql.auth.usernme is not a key of the chart's values",  # kong's own dependency, bitnami postgresql
-        "controller.bogus is not a key of the chart's values",
-    ]
+    assert (
+        kube_schemas.validate_helm_values(bad, ingress)
+        == [
+            "gateway.proxy.tpye is not a key of the chart's values",
+            "gateway.postgresql.auth.usernme is not a key of the chart's values",  # kong's own dependency, bitnami postgresql
+            "controller.bogus is not a key of the chart's values",
+        ]
+    )
 
 
 def test_a_dependency_missing_from_the_chart_is_an_error(tmp_path):
-    (tmp_path / "Chart.yaml").write_text("name: app\nversion: 1.0.0\ndependencies:\n  - name: sub\n    version: 2.0.0\n    alias: s\n")
+    (tmp_path / "Chart.yaml").write_text(
+        "name: app\nversion: 1.0.0\ndependencies:\n  - name: sub\n    version: 2.0.0\n    alias: s\n"
+    )
     (tmp_path / "values.yaml").write_text("s: {}\n")
     with pytest.raises(ValueError, match="depends on sub 2.0.0 but has neither charts/sub/ nor charts/sub-2.0.0.tgz"):
         kube_schemas.validate_helm_values("s: {a: 1}\n", tmp_path / "values.yaml")
@@ -186,7 +218,7 @@ def test_a_dependency_missing_from_the_chart_is_an_error(tmp_path):
 def test_keys_upstream_documents_in_comments_count_and_misspellings_do_not(tmp_path):
     upstream = tmp_path / "values.yaml"
     upstream.write_text(
-        "podDisruptionBudget:\n  enabled: false\n  # Uncomment only one of the following\n  # maxUnavailable: \"50%\"\n"
+        'podDisruptionBudget:\n  enabled: false\n  # Uncomment only one of the following\n  # maxUnavailable: "50%"\n'
         "deployment:\n  replicas: 1\n  # rollingUpdate:\n  #   maxSurge: 1\n"
     )
     good = "podDisruptionBudget:\n  maxUnavailable: 1\ndeployment:\n  rollingUpdate:\n    maxSurge: 2\n"
@@ -204,6 +236,8 @@ def test_keys_the_kong_chart_reads_without_listing_them(shared_dir):
     ingress = shared_dir / "charts" / "ingress-0.24.0" / "values.yaml"
     assert kube_schemas.validate_helm_values("gateway:\n  proxy:\n    externalTrafficPolicy: Local\n", ingress) == []
     assert kube_schemas.validate_helm_values("gateway:\n  proxy:\n    externalTraficPolicy: Local\n", ingress) == [
-        "gateway.proxy.externalTraficPolicy is not a key of the chart's values"]
+        "gateway.proxy.externalTraficPolicy is not a key of the chart's values"
+    ]
     assert kube_schemas.validate_helm_values("gateway:\n  admin:\n    externalTrafficPolicy: Local\n", ingress) == [
-        "gateway.admin.externalTrafficPolicy is not a key of the chart's values"]
+        "gateway.admin.externalTrafficPolicy is not a key of the chart's values"
+    ]

@@ -45,57 +45,58 @@ def status_yaml(fixture, enabled):
         text = handle.read()
 
     def flip(match):
-        name = '%s/%s' % (match.group('repo'), match.group('name'))
-        return match.group('head') + ('enabled' if name in enabled else 'disabled')
+        name = "%s/%s" % (match.group("repo"), match.group("name"))
+        return match.group("head") + ("enabled" if name in enabled else "disabled")
 
-    return re.sub(r'(?P<head>- name: (?P<name>\S+)\n    repository: (?P<repo>\S+)\n(?:    .*\n)*?    status: )\w+',
-                  flip, text)
+    return re.sub(
+        r"(?P<head>- name: (?P<name>\S+)\n    repository: (?P<repo>\S+)\n(?:    .*\n)*?    status: )\w+", flip, text
+    )
 
 
 def answer(state, node, node_ip, fixture, args):
     """Return (exit code, output) for one microk8s call, updating the state."""
-    if args[:1] == ['status']:
-        if '--format' in args:
-            return 0, status_yaml(fixture, state['enabled'])
+    if args[:1] == ["status"]:
+        if "--format" in args:
+            return 0, status_yaml(fixture, state["enabled"])
         # microk8s calls the datastore highly available from three voters on.
-        return 0, 'microk8s is running\nhigh-availability: %s\n' % ('yes' if len(state['nodes']) >= 3 else 'no')
-    if args[:1] in (['enable'], ['disable']):
-        enabled = set(state['enabled'])
-        (enabled.add if args[0] == 'enable' else enabled.discard)(args[1])
-        state['enabled'] = sorted(enabled)
-        return 0, 'Addon %s is %sd\n' % (args[1], args[0])
-    if args[:3] == ['kubectl', 'get', 'nodes']:
-        return 0, ''.join('%s %s ' % item for item in sorted(state['nodes'].items()))
-    if args[:3] == ['kubectl', 'apply', '-f']:
-        return 0, 'daemonset.apps/calico-node configured\n'
-    if args[:2] == ['kubectl', 'wait']:
-        return 0, ''.join('node/%s condition met\n' % name for name in sorted(state['nodes']))
-    if args[:1] == ['add-node']:
-        token = '%s/%s' % (secrets.token_hex(16), secrets.token_hex(4))
-        state['tokens'].append(token)
-        return 0, token + '\n'
-    if args[:1] == ['join']:
-        address, _sep, token = args[1].partition('/')
-        first_ip = sorted(state['nodes'].items())[0][1]
-        if address != '%s:25000' % first_ip or token not in state['tokens']:
-            return 1, 'Connection failed. Invalid token or address (%s)\n' % args[1]
-        if node in state['nodes']:
-            return 1, 'This node is already part of a cluster\n'
-        state['tokens'].remove(token)
-        state['nodes'][node] = node_ip
-        return 0, 'Contacting cluster at %s\nSuccessfully joined the cluster.\n' % first_ip
-    if args == ['config']:
-        return 0, KUBECONFIG + '\n'
-    return 2, 'fake microk8s: unexpected arguments %r\n' % (args,)
+        return 0, "microk8s is running\nhigh-availability: %s\n" % ("yes" if len(state["nodes"]) >= 3 else "no")
+    if args[:1] in (["enable"], ["disable"]):
+        enabled = set(state["enabled"])
+        (enabled.add if args[0] == "enable" else enabled.discard)(args[1])
+        state["enabled"] = sorted(enabled)
+        return 0, "Addon %s is %sd\n" % (args[1], args[0])
+    if args[:3] == ["kubectl", "get", "nodes"]:
+        return 0, "".join("%s %s " % item for item in sorted(state["nodes"].items()))
+    if args[:3] == ["kubectl", "apply", "-f"]:
+        return 0, "daemonset.apps/calico-node configured\n"
+    if args[:2] == ["kubectl", "wait"]:
+        return 0, "".join("node/%s condition met\n" % name for name in sorted(state["nodes"]))
+    if args[:1] == ["add-node"]:
+        token = "%s/%s" % (secrets.token_hex(16), secrets.token_hex(4))
+        state["tokens"].append(token)
+        return 0, token + "\n"
+    if args[:1] == ["join"]:
+        address, _sep, token = args[1].partition("/")
+        first_ip = sorted(state["nodes"].items())[0][1]
+        if address != "%s:25000" % first_ip or token not in state["tokens"]:
+            return 1, "Connection failed. Invalid token or address (%s)\n" % args[1]
+        if node in state["nodes"]:
+            return 1, "This node is already part of a cluster\n"
+        state["tokens"].remove(token)
+        state["nodes"][node] = node_ip
+        return 0, "Contacting cluster at %s\nSuccessfully joined the cluster.\n" % first_ip
+    if args == ["config"]:
+        return 0, KUBECONFIG + "\n"
+    return 2, "fake microk8s: unexpected arguments %r\n" % (args,)
 
 
 def main():
     state_file, node, node_ip, fixture = sys.argv[1:5]
     args = sys.argv[5:]
-    with open(state_file, 'r+') as handle:
+    with open(state_file, "r+") as handle:
         fcntl.lockf(handle, fcntl.LOCK_EX)
         state = json.load(handle)
-        state['calls'].append([node] + args)
+        state["calls"].append([node] + args)
         code, output = answer(state, node, node_ip, fixture, args)
         handle.seek(0)
         handle.truncate()
@@ -104,5 +105,5 @@ def main():
     sys.exit(code)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()
