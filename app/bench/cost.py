@@ -58,6 +58,7 @@ def main(argv=None) -> int:
 def measure(calls: int, url: str) -> list[tuple[str, str, float]]:
     """CPU ms per call of each layer; the app is built here, after the environment is set."""
     from apps.reference import app as reference
+
     from comments_api import create_app
 
     ref, client = reference.test_client(), create_app().test_client()

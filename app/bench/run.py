@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from comments_harness import PostgresCluster, free_port, wait_until
+
 BENCH_DIR = Path(__file__).resolve().parent
 APP_DIR = BENCH_DIR.parent
-# The tests' harness owns the throwaway PostgreSQL and the loopback helpers; the bench reuses them.
-sys.path.insert(0, str(APP_DIR / "tests"))
-from harness import PostgresCluster, free_port, wait_until  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 LIST_CONTENT, POST_CONTENT, SEEDED = 1, 2, 20
@@ -148,17 +147,8 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM, seconds: float = 30) -> Non
             proc.wait()
 
 
-class DurablePostgres(PostgresCluster):
-    """The tests' cluster, but with PostgreSQL's durable defaults (fsync on): the tests turn fsync
-    off because they are about the app; a benchmark of POST must pay for real commits."""
-
-    def start(self) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
-        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60", "-o", options, "start")
-
-    @property
-    def version(self) -> str:
-        return subprocess.run([self.bindir / "postgres", "--version"], capture_output=True, text=True).stdout.strip()
+def DurablePostgres() -> PostgresCluster:  # noqa: N802 (kept for cost.py until the split)
+    return PostgresCluster(durable=True)
 
 
 @dataclass
@@ -479,7 +469,7 @@ def main(argv=None) -> int:
                 pg = DurablePostgres()
                 pg.start()
                 targets[3].env["DATABASE_URL"] = pg.url()
-                targets[3].db_pid = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+                targets[3].db_pid = pg.postmaster_pid
             for t in targets:
                 if t.key not in args.only:
                     continue

@@ -6,7 +6,7 @@ import pytest
 
 from comments_api import create_app
 from comments_api.config import Settings
-from harness import AppServer, PostgresCluster
+from comments_harness import AppServer, PostgresCluster
 
 BACKENDS = ("sqlite", "postgresql")
 

@@ -9,7 +9,7 @@ import requests
 
 from comments_api import create_app
 from comments_api.config import Settings
-from harness import free_port, wait_until
+from comments_harness import free_port, wait_until
 
 
 def test_app_starts_with_the_database_down_alive_but_not_ready():

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from harness import PostgresCluster, wait_until
+from comments_harness import PostgresCluster, wait_until
 
 
 def test_comments_survive_a_restart_on_sqlite(start_server, tmp_path):

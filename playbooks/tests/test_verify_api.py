@@ -1,24 +1,22 @@
 """playbooks/tasks/verify-api.yml, run for real by ansible-playbook against the app started locally on PostgreSQL.
 
-The servers come from app/tests/harness.py (a throwaway PostgreSQL cluster with initdb/pg_ctl, the app under
-gunicorn, both on free 127.0.0.1 ports). No test doubles: every failure below is a real condition the task file
-must notice (no server, a wrong path, a misconfigured app, the database gone).
-Run by `make verify-api` with the app's venv (harness, psycopg); ansible-playbook comes from the tooling venv.
+The servers come from comments_harness (app/comments_harness/: a throwaway PostgreSQL cluster with initdb/pg_ctl,
+the app under gunicorn, both on free 127.0.0.1 ports). No test doubles: every failure below is a real condition the
+task file must notice (no server, a wrong path, a misconfigured app, the database gone).
+Run by `make verify-api` with the app's venv (comments_harness, psycopg); ansible-playbook comes from the tooling venv.
 """
 
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "app" / "tests"))
+from comments_harness import AppServer, PostgresCluster
 
-from harness import AppServer, PostgresCluster  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 PLAYBOOK = REPO / "playbooks" / "tests" / "verify-api.yml"
 ANSIBLE_PLAYBOOK = Path(os.environ.get("ANSIBLE_PLAYBOOK", REPO / ".venv" / "bin" / "ansible-playbook"))
@@ -131,7 +129,8 @@ def test_fails_on_a_base_url_with_a_wrong_path(postgres, start_app):
 
 
 def test_fails_when_the_app_refuses_the_comments(postgres, start_app):
-    # A misconfigured app: comments longer than 30 characters are refused, so the first post (33 with its marker) gets 400.
+    # A misconfigured app: comments longer than 30 characters are refused, so the first post (33 with its marker)
+    # gets 400.
     database_url = postgres.fresh_database()
     app = start_app({"DATABASE_URL": database_url, "MAX_COMMENT_LENGTH": "30"})
 
