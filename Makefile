@@ -71,7 +71,9 @@ bench: app-venv ## Benchmark the app with wrk on loopback and write app/BENCHMAR
 
 test: lint test-collection test-infra test-app test-image ## Everything CI runs.
 
-lint: venv ## yamllint, ansible-lint (production profile) and actionlint.
+lint: venv ## ruff (lint and format), yamllint, ansible-lint (production profile) and actionlint.
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/ansible-lint --profile production --strict
 	@# actionlint exits 3 when there is no workflow at all; a clone without .github/workflows has nothing to check.

@@ -192,7 +192,7 @@ def check_rollout(platform: Platform, api: Client, timeout: float) -> list[str]:
         time.sleep(5)
         started = time.monotonic()
         # A new pod template, as a new image tag makes it: the Deployment rolls every pod over.
-        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        stamp = datetime.datetime.now(datetime.UTC).isoformat()
         platform.apps.patch_namespaced_deployment(
             platform.deployment,
             platform.namespace,
@@ -278,7 +278,8 @@ def check_pod_loss(platform: Platform, api: Client, timeout: float) -> list[str]
     missing = sorted(i for i in acknowledged if i not in listed_by_id)
     altered = sorted(i for i in acknowledged if i in listed_by_id and listed_by_id[i] != acknowledged[i])
     log(
-        f"loss: {len(acknowledged)} writes acknowledged, {len(listed)} listed, {len(missing)} missing, {len(altered)} altered"
+        f"loss: {len(acknowledged)} writes acknowledged, {len(listed)} listed, "
+        f"{len(missing)} missing, {len(altered)} altered"
     )
     if missing:
         problems.append(f"loss: {len(missing)} acknowledged write(s) are not listed: ids {missing[:20]}")

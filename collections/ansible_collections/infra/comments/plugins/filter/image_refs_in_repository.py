@@ -1,11 +1,6 @@
-# -*- coding: utf-8 -*-
 # Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter: the images of one repository in a node's ``microk8s ctr images ls`` output."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: image_refs_in_repository
@@ -56,9 +51,9 @@ def image_refs_in_repository(text, repository):
     try:
         return references_in_repository(text, repository)
     except ImageListError as exc:
-        raise AnsibleFilterError("image_refs_in_repository: %s" % exc)
+        raise AnsibleFilterError("image_refs_in_repository: %s" % exc) from exc
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"image_refs_in_repository": image_refs_in_repository}

@@ -1,11 +1,6 @@
-# -*- coding: utf-8 -*-
 # Copyright: infra.comments contributors
 # MIT License (see the collection's galaxy.yml)
 """Filter that checks MetalLB-style address pool entries (CIDRs or start-end ranges)."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: ip_range_errors
@@ -99,7 +94,7 @@ def ip_range_errors(entries):
     return errors
 
 
-class FilterModule(object):
+class FilterModule:
     """Address pool checks."""
 
     def filters(self):

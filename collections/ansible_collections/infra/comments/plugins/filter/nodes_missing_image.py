@@ -1,11 +1,6 @@
-# -*- coding: utf-8 -*-
 # Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter: which nodes lack an image, from each node's ``microk8s ctr images ls`` output."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: nodes_missing_image
@@ -39,7 +34,8 @@ EXAMPLES = r"""
     fail_msg: "{{ image }} is missing on {{ images_by_node | infra.comments.nodes_missing_image(image) | join(', ') }}"
   vars:
     image: infra-comments/comments-api:1.0.0-0123456789ab
-    images_by_node: "{{ dict(groups['microk8s'] | zip(groups['microk8s'] | map('extract', hostvars, ['ctr_images', 'stdout']))) }}"
+    images_by_node: >-
+      {{ dict(groups['microk8s'] | zip(groups['microk8s'] | map('extract', hostvars, ['ctr_images', 'stdout']))) }}
 
 # {'node1': 'docker.io/infra-comments/comments-api:1.0.0-abc\n', 'node2': ''}
 #   | infra.comments.nodes_missing_image('infra-comments/comments-api:1.0.0-abc')  => ['node2']
@@ -60,9 +56,9 @@ def nodes_missing_image(outputs_by_node, reference):
     try:
         return nodes_missing(outputs_by_node, reference)
     except ImageListError as exc:
-        raise AnsibleFilterError("nodes_missing_image: %s" % exc)
+        raise AnsibleFilterError("nodes_missing_image: %s" % exc) from exc
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"nodes_missing_image": nodes_missing_image}

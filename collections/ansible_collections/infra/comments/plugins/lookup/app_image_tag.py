@@ -1,11 +1,6 @@
-# -*- coding: utf-8 -*-
 # Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lookup: the image tag of the app's build context, from its version and a hash of its files."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: app_image_tag
@@ -135,7 +130,7 @@ def parse_dockerignore(text):
         try:
             rules.append((_pattern_regex(pattern), exception))
         except re.error as exc:
-            raise ValueError(".dockerignore pattern %r is not valid: %s" % (raw, exc))
+            raise ValueError(".dockerignore pattern %r is not valid: %s" % (raw, exc)) from exc
     return rules
 
 
@@ -189,9 +184,9 @@ def app_version(context):
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except OSError as exc:
-        raise ValueError("cannot read %s: %s" % (path, exc.strerror))
+        raise ValueError("cannot read %s: %s" % (path, exc.strerror)) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError("%s is not valid TOML: %s" % (path, exc))
+        raise ValueError("%s is not valid TOML: %s" % (path, exc)) from exc
     version = data.get("project", {}).get("version")
     if not isinstance(version, str) or not version:
         raise ValueError("%s has no [project] version" % path)
@@ -225,5 +220,5 @@ class LookupModule(LookupBase):
             try:
                 results.append(image_tag(context))
             except (ValueError, OSError) as exc:
-                raise AnsibleLookupError("app_image_tag: %s" % exc)
+                raise AnsibleLookupError("app_image_tag: %s" % exc) from exc
         return results

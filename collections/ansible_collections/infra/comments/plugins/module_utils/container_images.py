@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read the image list that ``microk8s ctr images ls`` prints, and compare image references.
 
@@ -10,17 +9,13 @@ brought to the full form before they are compared, the way the container runtime
     infra-comments/comments-api:1.0  -> docker.io/infra-comments/comments-api:1.0
     localhost:32000/app:1            -> localhost:32000/app:1 (a registry host is kept)
 
-``ctr images ls`` prints a table whose first column is the reference::
+``ctr images ls`` prints a table whose first column is the reference (columns shortened here)::
 
-    REF                                  TYPE                                     DIGEST      SIZE     PLATFORMS    LABELS
-    docker.io/calico/cni:v3.28.1         application/vnd.oci.image.index.v1+json  sha256:...  90.9 MiB linux/amd64  io.cri-containerd.image=managed
+    REF                           TYPE                                     DIGEST      SIZE     PLATFORMS    LABELS
+    docker.io/calico/cni:v3.28.1  application/vnd.oci.image.index.v1+json  sha256:...  90.9 MiB linux/amd64  io.cri...
 
 and ``ctr images ls -q`` prints only the references, one a line. Both are read here.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 
@@ -99,7 +94,7 @@ def nodes_missing(outputs_by_node, reference):
         try:
             present = has_image(text, reference)
         except ImageListError as exc:
-            raise ImageListError("node %s: %s" % (node, exc))
+            raise ImageListError("node %s: %s" % (node, exc)) from exc
         if not present:
             missing.append(node)
     return missing

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse the output of ``microk8s status --format yaml``.
 
@@ -19,10 +18,6 @@ have PyYAML at all. This parser reads the fixed layout line by line instead:
 
 (older releases print no ``repository`` line; a stopped node prints ``message:`` and no addons).
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 _ADDON_FIELDS = ("name", "repository", "description", "version", "status")
 _TRUE = ("true", "yes")

@@ -242,7 +242,7 @@ def _disruptions_allowed(budget, replicas):
 
 
 def pod_label_problems(workload, expected):
-    """The labels other roles select the workload's pods by (NetworkPolicies, verify.yml) must be on its pod template."""
+    """The labels other roles select the workload's pods by (NetworkPolicies, verify.yml) are on its pod template."""
     labels = ((workload.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
     missing = {k: v for k, v in expected.items() if labels.get(k) != v}
     if missing:

@@ -225,8 +225,8 @@ def chart_values_file(template_name, charts_root):
             by_version.setdefault(found["version"], candidate)
     if len(by_version) != 1:
         raise ValueError(
-            "expected exactly one version of chart %s (%s-<version>/values.yaml or */%s-<version>-values.yaml) under %s, "
-            "found %s" % (chart, chart, chart, charts_root, sorted(by_version) or "none")
+            "expected exactly one version of chart %s (%s-<version>/values.yaml or */%s-<version>-values.yaml) "
+            "under %s, found %s" % (chart, chart, chart, charts_root, sorted(by_version) or "none")
         )
     return next(iter(by_version.values()))
 

@@ -1,4 +1,4 @@
-"""The validators themselves: they must reject what the API server would reject, or the manifest check proves nothing."""
+"""The validators themselves: they reject what the API server would reject, or the manifest check proves nothing."""
 
 import copy
 
@@ -189,21 +189,25 @@ def test_every_shared_crd_schema_becomes_a_valid_json_schema(crds):
 def test_values_of_an_aliased_subchart_are_checked_against_the_subchart(shared_dir):
     """ingress 0.24.0 hands `controller:` and `gateway:` to kong 3.2.0 (aliases): its own values.yaml is too sparse."""
     ingress = shared_dir / "charts" / "ingress-0.24.0" / "values.yaml"
-    good = "gateway:\n  proxy:\n    type: LoadBalancer\n  replicaCount: 2\ncontroller:\n  ingressController:\n    ingressClass: kong\n"
+    good = (
+        "gateway:\n  proxy:\n    type: LoadBalancer\n  replicaCount: 2\n"
+        "controller:\n  ingressController:\n    ingressClass: kong\n"
+    )
     assert kube_schemas.validate_helm_values(good, ingress) == []
-    # Against ingress's values.yaml alone, the same file would be wrongly refused: the dependency is what makes it pass.
+    # Against ingress's values.yaml alone, the same file would be wrongly refused: the dependency makes it pass.
     assert "gateway.proxy is not a key of the chart's values" in kube_schemas.validate_helm_values(
         good, shared_dir / "charts" / "kong" / "ingress-0.24.0-values.yaml"
     )
-    bad = "gateway:\n  proxy:\n    tpye: LoadBalancer\n  postgresql:\n    auth:\n      usernme: x\ncontroller:\n  bogus: 1\n"
-    assert (
-        kube_schemas.validate_helm_values(bad, ingress)
-        == [
-            "gateway.proxy.tpye is not a key of the chart's values",
-            "gateway.postgresql.auth.usernme is not a key of the chart's values",  # kong's own dependency, bitnami postgresql
-            "controller.bogus is not a key of the chart's values",
-        ]
+    bad = (
+        "gateway:\n  proxy:\n    tpye: LoadBalancer\n  postgresql:\n    auth:\n      usernme: x\n"
+        "controller:\n  bogus: 1\n"
     )
+    assert kube_schemas.validate_helm_values(bad, ingress) == [
+        "gateway.proxy.tpye is not a key of the chart's values",
+        # kong's own dependency, bitnami postgresql
+        "gateway.postgresql.auth.usernme is not a key of the chart's values",
+        "controller.bogus is not a key of the chart's values",
+    ]
 
 
 def test_a_dependency_missing_from_the_chart_is_an_error(tmp_path):

@@ -1,14 +1,9 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Make ``ansible_collections.infra.comments`` importable when pytest runs from the collection folder.
 
 ansible-test does this itself; ``make units`` runs plain pytest, so the folder holding
 ``ansible_collections/`` goes on sys.path here.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import sys

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The import check of the comments_app role: which nodes' containerd lacks the image, read from `ctr images ls`.
 
@@ -6,14 +5,9 @@ The fixtures follow the table containerd's `ctr images ls` prints (REF TYPE DIGE
 microk8s' `microk8s ctr images ls` shows it) and its `--quiet` form; node2's holds an older tag of the app only.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 
 import pytest
-
 from ansible.errors import AnsibleFilterError
 from ansible_collections.infra.comments.plugins.filter.image_refs_in_repository import image_refs_in_repository
 from ansible_collections.infra.comments.plugins.filter.nodes_missing_image import FilterModule, nodes_missing_image

@@ -1,14 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: infra.comments contributors
 # MIT License (see the collection's galaxy.yml)
 """The pool check that the metallb role runs before any change."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import pytest
-
 from ansible.errors import AnsibleFilterError
 from ansible_collections.infra.comments.plugins.filter.ip_range_errors import FilterModule, ip_range_errors
 

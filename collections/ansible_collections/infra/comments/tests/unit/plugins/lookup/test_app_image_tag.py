@@ -1,16 +1,10 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The image tag of the comments_app role: <version>-<hash of the build context>, on real files in a tmp dir."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import re
 
 import pytest
-
 from ansible.errors import AnsibleLookupError
 from ansible_collections.infra.comments.plugins.lookup import app_image_tag
 from ansible_collections.infra.comments.plugins.lookup.app_image_tag import (

@@ -1,16 +1,10 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The status parser reads every recorded ``microk8s status --format yaml`` output as YAML would."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 
 import pytest
 import yaml
-
 from ansible_collections.infra.comments.plugins.module_utils.microk8s_status import (
     StatusParseError,
     find_addon,

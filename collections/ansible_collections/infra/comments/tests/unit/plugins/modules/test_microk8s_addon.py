@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """infra.comments.microk8s_addon against recorded ``microk8s status`` outputs.
 
@@ -6,15 +5,10 @@ microk8s cannot run here, so ``run_command`` replays recorded outputs; everythin
 parsing, binary lookup, JSON result, check mode) is the real AnsibleModule.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import os
 
 import pytest
-
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.infra.comments.plugins.modules import microk8s_addon
@@ -140,10 +134,10 @@ def test_enabled_addon_is_disabled_without_its_arguments(monkeypatch, capsys, mi
             STATUS_TAIL,
             0,
             fixture("status_ha_three_nodes.txt").replace(
-                "name: argocd\n    repository: community\n    description: Argo CD is a declarative continuous deployment "
-                "for Kubernetes.\n    version: 2.7.6\n    status: enabled",
-                "name: argocd\n    repository: community\n    description: Argo CD is a declarative continuous deployment "
-                "for Kubernetes.\n    version: 2.7.6\n    status: disabled",
+                "name: argocd\n    repository: community\n    description: Argo CD is a declarative continuous "
+                "deployment for Kubernetes.\n    version: 2.7.6\n    status: enabled",
+                "name: argocd\n    repository: community\n    description: Argo CD is a declarative continuous "
+                "deployment for Kubernetes.\n    version: 2.7.6\n    status: disabled",
             ),
             "",
         ),

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A stand-in for the microk8s command, for running the role where the snap cannot be installed.
 
@@ -7,10 +6,6 @@ Usage: python fake_microk8s.py STATE_FILE NODE_NAME NODE_IP FIXTURE microk8s-arg
 Every fake node shares one JSON state file (the "cluster"): its nodes, enabled addons, issued join
 tokens and a log of every call. It answers with the formats the real command prints.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import fcntl
 import json

@@ -1,16 +1,11 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the microk8s role for real with ansible-playbook, against three local "nodes".
 
 The snap store is unreachable, so the install step is skipped, ufw is not installed (the firewall step
-only reads its status), and microk8s itself is fake_microk8s.py (one shared cluster state). Everything else is real: preflight on this host's facts,
-the join decisions, token hand-over, the microk8s_addon module and the kubeconfig rewriting. The second
-run must report zero changes and join nobody again.
+only reads its status), and microk8s itself is fake_microk8s.py (one shared cluster state). Everything else
+is real: preflight on this host's facts, the join decisions, token hand-over, the microk8s_addon module and the
+kubeconfig rewriting. The second run must report zero changes and join nobody again.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os
@@ -129,7 +124,7 @@ def play(lab, *extra):
         check=False,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        universal_newlines=True,
+        text=True,
         timeout=300,
     )
     return proc.returncode, proc.stdout
