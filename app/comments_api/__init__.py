@@ -9,8 +9,12 @@ __version__ = "1.0.0"
 log = logging.getLogger(__name__)
 
 
-def create_app(settings=None, test_config: dict | None = None) -> Flask:
-    """Build the app. `settings` defaults to Settings.from_env(); see app/README.md."""
+def create_app(settings=None, test_config: dict | None = None, span_processor=None) -> Flask:
+    """Build the app. `settings` defaults to Settings.from_env(); see app/README.md.
+
+    With tracing on (settings.tracing, from OTEL_EXPORTER_OTLP_ENDPOINT), spans go to the OTLP
+    exporter, or to `span_processor` (an OpenTelemetry SDK SpanProcessor) if one is given.
+    """
     from . import api, errors, observability, ops
     from .config import Settings
     from .db import Database
@@ -36,8 +40,16 @@ def create_app(settings=None, test_config: dict | None = None) -> Flask:
     database.ensure_schema()
 
     errors.init_app(app)
-    observability.init_app(app, settings.log_requests)
+    annotate_trace = None
+    if settings.tracing is not None:
+        from . import tracing  # imports OpenTelemetry; never reached with tracing off
+
+        annotate_trace = tracing.init_app(app, settings.tracing, span_processor)
+    observability.init_app(app, settings.log_requests, annotate_trace)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
-    log.info("app created", extra={"database": database.backend, "version": __version__})
+    log.info(
+        "app created",
+        extra={"database": database.backend, "version": __version__, "tracing": settings.tracing is not None},
+    )
     return app

@@ -23,6 +23,7 @@ class CommentsApplication(BaseApplication):
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
         self.cfg.set("child_exit", gunicorn_conf.child_exit)
+        self.cfg.set("worker_exit", gunicorn_conf.worker_exit)
 
     def load(self):
         # Runs in each worker after the fork, so each has its own database pool.

@@ -7,6 +7,7 @@ variable, rather than surfacing later as a confusing runtime error.
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
@@ -81,6 +82,112 @@ def database_url(environ=None) -> URL:
     raise ConfigError(f"DATABASE_URL scheme {url.drivername!r} is not supported; use sqlite:/// or postgresql://")
 
 
+# The tracing switch: OpenTelemetry is loaded only when it is set (see tracing.py).
+OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+DEFAULT_SERVICE_NAME = "comments-api"
+# Probes and scrapes would be most of the spans; OTEL_PYTHON_FLASK_EXCLUDED_URLS replaces this.
+# Matched (re.search) against the full URL, so anchored after the host: /api/comment/list/metrics stays traced.
+DEFAULT_TRACING_EXCLUDED_URLS = r"^https?://[^/]+/(healthz|readyz|metrics)/?(\?|$)"
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "traceidratio",
+    "parentbased_traceidratio",
+)
+
+
+@dataclass(frozen=True)
+class TracingSettings:
+    """What the app itself decides about tracing; the SDK reads the other OTEL_* variables."""
+
+    traces_endpoint: str  # the full URL spans are POSTed to
+    service_name: str  # "" when OTEL_SERVICE_NAME is unset (then OTEL_RESOURCE_ATTRIBUTES' or the default)
+    excluded_urls: str  # comma-separated regular expressions, as the Flask instrumentation takes them
+
+
+def _otlp_url(name: str, raw: str) -> str:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name} must be the http:// or https:// URL of an OTLP/HTTP receiver "
+            f"(such as http://tempo:4318), got {raw!r}"
+        )
+    return raw
+
+
+def _env_number(name: str, environ, minimum: float, maximum: float | None = None) -> None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not minimum <= value <= (maximum if maximum is not None else float("inf")):
+        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f">= {minimum:g}"
+        raise ConfigError(f"{name} must be {bounds}, got {raw!r}")
+
+
+def tracing_settings(environ=None) -> TracingSettings | None:
+    """None (tracing off, nothing of OpenTelemetry loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+
+    Checks here the standard variables that the SDK would otherwise only warn about (and then
+    ignore) or fail on in each worker: a typo must stop the start, not silently trace everything.
+    """
+    environ = os.environ if environ is None else environ
+    endpoint = environ.get(OTLP_ENDPOINT, "").strip()
+    disabled = environ.get("OTEL_SDK_DISABLED", "").strip().lower()
+    if disabled not in ("", "true", "false"):
+        raise ConfigError(f"OTEL_SDK_DISABLED must be true or false, got {disabled!r}")
+    if not endpoint or disabled == "true":
+        return None
+    _otlp_url(OTLP_ENDPOINT, endpoint)
+    # The exporter's own rule: a signal's endpoint is used as it is, the general one gets /v1/traces.
+    traces_endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if traces_endpoint:
+        _otlp_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_endpoint)
+    else:
+        traces_endpoint = endpoint.removesuffix("/") + "/v1/traces"
+    for name in ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"):
+        protocol = environ.get(name, "").strip()
+        if protocol and protocol != "http/protobuf":
+            raise ConfigError(f"{name} must be http/protobuf (the only OTLP exporter installed), got {protocol!r}")
+    for name in ("OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"):
+        compression = environ.get(name, "").strip().lower()
+        if compression not in ("", "none", "gzip", "deflate"):
+            raise ConfigError(f"{name} must be none, gzip or deflate, got {compression!r}")
+    for name in ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"):
+        _env_number(name, environ, 0.001)
+    sampler = environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if sampler and sampler not in _SAMPLERS:
+        raise ConfigError(f"OTEL_TRACES_SAMPLER must be one of {', '.join(_SAMPLERS)}, got {sampler!r}")
+    if sampler.endswith("traceidratio"):
+        _env_number("OTEL_TRACES_SAMPLER_ARG", environ, 0.0, 1.0)
+    for name in (
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    ):
+        env_int(name, 0, 1, environ)
+    excluded = (
+        environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS", "").strip()
+        or environ.get("OTEL_PYTHON_EXCLUDED_URLS", "").strip()
+        or DEFAULT_TRACING_EXCLUDED_URLS
+    )
+    return TracingSettings(
+        traces_endpoint=traces_endpoint,
+        service_name=environ.get("OTEL_SERVICE_NAME", "").strip(),
+        excluded_urls=excluded,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: URL
@@ -94,6 +201,7 @@ class Settings:
     sqlite_busy_timeout_ms: int
     log_level: str
     log_requests: bool
+    tracing: TracingSettings | None = None  # None: OTEL_EXPORTER_OTLP_ENDPOINT unset, no tracing
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -114,4 +222,5 @@ class Settings:
             sqlite_busy_timeout_ms=env_int("SQLITE_BUSY_TIMEOUT_MS", 10000, 0, environ),
             log_level=log_level,
             log_requests=env_bool("LOG_REQUESTS", True, environ),
+            tracing=tracing_settings(environ),
         )

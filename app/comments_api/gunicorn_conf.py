@@ -51,6 +51,13 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
 
 
+def worker_exit(server, worker):
+    """Send the spans a worker still holds before it exits (nothing to do with tracing off)."""
+    from . import tracing  # OpenTelemetry itself is imported only by tracing.init_app()
+
+    tracing.shutdown()
+
+
 # Module-level names are what `gunicorn -c python:comments_api.gunicorn_conf` reads.
 globals().update(_settings())
 wsgi_app = "comments_api.wsgi:app"

@@ -1,5 +1,8 @@
 """Request ids, one JSON log line per request, and Prometheus metrics.
 
+The log line carries trace_id and span_id when tracing is on (tracing.py gives init_app the
+function that adds them); with tracing off the line and its cost are what they always were.
+
 Metrics are module-level because prometheus_client registers them globally (creating them again
 in a second create_app() would fail). Under gunicorn the `comments-api` launcher sets
 PROMETHEUS_MULTIPROC_DIR before any worker imports this module, so every worker writes its values
@@ -12,11 +15,10 @@ import os
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from flask import Flask, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import REGISTRY
+from flask import Flask, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 REQUEST_COUNT = Counter("http_requests_total", "HTTP requests handled.", ("route", "method", "status"))
@@ -40,7 +42,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "pid": record.process,
@@ -71,13 +73,17 @@ _second = (-1, "")  # (second, its formatted timestamp), reused within that seco
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
 
 
-def _write_access_line(method: str, path: str, status: int, duration: float, request_id: str) -> None:
+def _write_access_line(
+    method: str, path: str, status: int, duration: float, request_id: str, trace_fields: str = ""
+) -> None:
     """One JSON line on stderr, written with a single write(2).
 
     Not through `logging`: this runs on every request, and a LogRecord plus a generic formatter
     cost several times more. One write of a line shorter than PIPE_BUF (4 KiB; the path is cut
-    at 1 KiB) is atomic, so lines of concurrent threads and workers never interleave. The request id was checked against a plain character
-    set and the status is a number, so only the method and the path need JSON escaping.
+    at 1 KiB) is atomic, so lines of concurrent threads and workers never interleave. The request
+    id was checked against a plain character set and the status is a number, so only the method
+    and the path need JSON escaping;
+    `trace_fields` is "" or the ready-made `, "trace_id": ..., "span_id": ...` (hex digits only).
     """
     global _second
     now = time.time()
@@ -89,7 +95,7 @@ def _write_access_line(method: str, path: str, status: int, duration: float, req
         f'{{"ts": "{cached[1]}.{int((now - second) * 1000):03d}+00:00", "level": "info", '
         f'"logger": "comments_api.access", "pid": {os.getpid()}, "msg": "request", '
         f'"method": {json.dumps(method[:16])}, "path": {json.dumps(path[:1024])}, "status": {status}, '
-        f'"duration_ms": {duration * 1000:.3f}, "request_id": "{request_id}"}}\n'
+        f'"duration_ms": {duration * 1000:.3f}, "request_id": "{request_id}"{trace_fields}}}\n'
     )
     try:
         os.write(2, line.encode())
@@ -99,7 +105,13 @@ def _write_access_line(method: str, path: str, status: int, duration: float, req
         pass
 
 
-def init_app(app: Flask, log_requests: bool) -> None:
+def init_app(app: Flask, log_requests: bool, annotate_trace=None) -> None:
+    """Request ids, metrics and the request log line; `annotate_trace` is tracing.init_app's result or None.
+
+    annotate_trace(request_id) puts the id on the request's span and returns the log line's trace
+    fields; it is called in after_request, while the span is still the current one (the Flask
+    instrumentation ends it at teardown).
+    """
     # One (counter, histogram) pair of children per label set, looked up once: labels() takes a
     # lock and validates the values on every call.
     children: dict[tuple[str, str, int], tuple] = {}
@@ -132,8 +144,9 @@ def init_app(app: Flask, log_requests: bool) -> None:
             pair = children.setdefault(key, (REQUEST_COUNT.labels(*labels), REQUEST_LATENCY.labels(*labels)))
         pair[0].inc()
         pair[1].observe(duration)
+        trace_fields = annotate_trace(request_id) if annotate_trace is not None else ""
         if log_requests:
-            _write_access_line(method, req.path, status, duration, request_id)
+            _write_access_line(method, req.path, status, duration, request_id, trace_fields)
         return response
 
 
