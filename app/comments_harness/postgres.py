@@ -34,12 +34,14 @@ class PostgresCluster:
 
     durable=False (the tests) turns fsync off: the tests are about the app, not about disks.
     durable=True (the benchmark) keeps PostgreSQL's defaults, so a POST pays for a real commit.
+    `settings` are more server settings (`-c name=value`), e.g. shared_preload_libraries.
     """
 
-    def __init__(self, durable: bool = False):
+    def __init__(self, durable: bool = False, settings: dict | None = None):
         self.bindir = postgres_bindir()
         self.port = free_port()
         self.durable = durable
+        self.settings = dict(settings or {})
         self.run_as = None
         if os.geteuid() == 0:
             for name in ("postgres", "nobody"):
@@ -85,6 +87,7 @@ class PostgresCluster:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
         if not self.durable:
             options += " -c fsync=off -c max_connections=200"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60", "-o", options, "start")
 
     def stop(self) -> None:

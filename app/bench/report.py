@@ -1,0 +1,463 @@
+"""BENCHMARKS.md: the comparison table, each target's verdict, the explanation of any miss (CPU per
+request by layer), what PostgreSQL was asked per request, tracing's cost, and the machine."""
+
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from cost import SEEDED
+from pgstats import short
+
+GENERATED_END = "<!-- end of generated part: the analysis below is kept across runs -->"
+APP = "app-pg"
+CONNECTIONS_NOTE = "conns per worker"
+
+
+@dataclass
+class Run:
+    results: list
+    targets: list
+    costs: dict
+    args: object
+    attempts: int
+    machine: list
+    load_before: tuple
+    load_after: tuple
+    wall_s: float
+    raw: list
+    tracing: bool
+
+
+def cores() -> int:
+    """The cores this process may run on (what `nproc` prints)."""
+    return len(os.sched_getaffinity(0))
+
+
+def machine(pg_version: str) -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    debian = Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "?"
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    packages = ("gunicorn", "Flask", "SQLAlchemy", "Flask-SQLAlchemy", "psycopg", "opentelemetry-sdk")
+    versions = []
+    for name in packages:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return [
+        f"- CPU: {os.cpu_count()} x {cpu} (`nproc` = {cores()})",
+        f"- Memory: {mem_kb / 1024 / 1024:.1f} GiB; kernel {platform.release()}; Debian {debian}",
+        f"- Python {platform.python_version()}; {', '.join(versions)}; SQLite {sqlite3.sqlite_version}; {pg_version}",
+        f"- {wrk.split(' Copyright')[0]}",
+    ]
+
+
+def ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.2f}x" if base else "-"
+
+
+def render(run: Run) -> str:
+    by = {(r.key, r.method): r for r in run.results}
+    titles = {t.key: t.title for t in run.targets}
+    a = run.args
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`app/bench/run.py`); the part above the marker is regenerated on each run.",
+        "",
+        f"Run started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(time.time() - run.wall_s))}, "
+        f"{run.wall_s:.0f} s in all. wrk on loopback: {a.wrk_threads} thread(s), {a.connections} connections, "
+        f"{a.warmup} s warm-up then {a.duration} s per measurement. gunicorn for every row: the app's "
+        f"`comments_api.gunicorn_conf` (through `bench/bench_conf.py`), gthread, {a.workers} workers x "
+        f"{a.threads} threads, bound to 127.0.0.1. The rows on PostgreSQL share one server (durable settings), "
+        f"each in a database of its own. GET lists a content with {SEEDED} comments; POST creates a comment "
+        "on another content (so the list keeps its size).",
+        "",
+        "CPU ms/req: CPU time of the gunicorn processes (+ of PostgreSQL) during the measurement, divided by "
+        "the requests served; unlike req/s it hardly moves with the machine's load. Round trips/req: messages "
+        "the workers sent to PostgreSQL per request (TCP data segments, from `ss -ti`); statements/req: "
+        "statements PostgreSQL ran per request (pg_stat_statements, BEGIN/COMMIT included); both count the "
+        f"requests still in flight when wrk stopped (at most {a.connections}, which wrk does not count), so 1 "
+        "statement per request shows as a little over 1.00. Conns per worker: "
+        "how wrk's connections were spread over the gunicorn workers mid-measurement; one where a worker held "
+        f"none is taken again, up to {run.attempts} tries. Other load: CPU used during the measurement by "
+        f"everything but the rows' processes and wrk (other users of the machine), in cores of the {cores()}.",
+        "",
+        *table(run, by, titles),
+        "",
+        "## Targets (issue 9: the app on PostgreSQL at 32 connections)",
+        "",
+        *verdicts(run, by),
+        "",
+        *explanations(run, by),
+        *layers(run, by),
+        *statement_table(run, by, titles),
+        *tracing_section(run, by),
+        "## Machine",
+        "",
+        *run.machine,
+        f"- Load average (1, 5, 15 min) before the run: {', '.join(f'{x:.2f}' for x in run.load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in run.load_after)} (this one includes the benchmark itself; "
+        "the 'other load' column does not)",
+        "- No CPU pinning: wrk, the gunicorn workers and PostgreSQL share the same cores, together with "
+        "whatever else the machine runs (the load average above).",
+        "",
+        "<details><summary>wrk's own output</summary>",
+        "",
+        *run.raw,
+        "",
+        "</details>",
+        "",
+        GENERATED_END,
+    ]
+    return "\n".join(lines)
+
+
+def table(run: Run, by: dict, titles: dict) -> list[str]:
+    rows = [
+        "| row | method | req/s | p50 ms | p99 ms | vs ceiling | vs floor | vs peer | CPU ms/req | "
+        f"round trips/req | statements/req | {CONNECTIONS_NOTE} | other load | requests | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in run.results:
+        base = {k: by[(k, r.method)].rps if (k, r.method) in by else None for k in ("ceiling", "floor", "peer")}
+        cpu = f"{r.app_cpu_ms:.2f}" + (f" + {r.db_cpu_ms:.2f} db" if r.db_cpu_ms else "")
+        trips = "-" if r.round_trips is None else f"{r.round_trips:.2f}"
+        stmts = "-" if r.statements is None else f"{sum(r.statements.values()):.2f}"
+        tries = f" (try {r.attempts})" if r.attempts > 1 else ""
+        rows.append(
+            f"| {titles[r.key]} | {r.method} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{ratio(r.rps, base['ceiling'])} | {ratio(r.rps, base['floor'])} | {ratio(r.rps, base['peer'])} | "
+            f"{cpu} | {trips} | {stmts} | {'/'.join(map(str, r.split))}{tries} | {r.others_cores:.2f} | "
+            f"{r.requests} | {r.errors} |"
+        )
+    return rows
+
+
+def checks(run: Run, by: dict) -> list[tuple[str, bool | None, str]]:
+    """(target, met, measured) for every target; met None when it could not be measured."""
+    found = []
+    for method in ("GET", "POST"):
+        app, floor, peer = (by.get((k, method)) for k in (APP, "floor", "peer"))
+        if app is None:
+            continue
+        if floor:
+            x = app.rps / floor.rps
+            found.append(
+                (
+                    f"app {method} >= 0.8x the floor's throughput",
+                    x >= 0.8,
+                    f"{x:.2f}x ({app.rps:.0f} of {floor.rps:.0f} req/s); by CPU per request: "
+                    f"{floor.cpu_ms / app.cpu_ms:.2f}x",
+                )
+            )
+        if peer:
+            x = app.rps / peer.rps
+            found.append(
+                (
+                    f"app {method} >= 2x the peer's throughput",
+                    x >= 2,
+                    f"{x:.2f}x ({app.rps:.0f} against {peer.rps:.0f} req/s); by CPU per request: "
+                    f"{peer.cpu_ms / app.cpu_ms:.2f}x",
+                )
+            )
+        over = app.p99_ms - 25
+        found.append(
+            (
+                f"app {method} p99 <= 25 ms",
+                over <= 0,
+                f"{app.p99_ms:.2f} ms" + ("" if over <= 0 else f", {over:.2f} ms ({over / 25 * 100:.0f} %) over"),
+            )
+        )
+        found.append((f"app {method}: no errors", app.errors == 0, f"{app.errors} of {app.requests} requests"))
+        if floor and app.round_trips is not None:
+            extra = app.round_trips - floor.round_trips
+            stmts = sum(app.statements.values())
+            found.append(
+                (
+                    f"app {method}: no round trip per request beyond the floor's (connection check included)",
+                    extra <= 0.02,
+                    f"{app.round_trips:.3f} round trips and {stmts:.3f} statements per request; the floor: "
+                    f"{floor.round_trips:.3f} and {sum(floor.statements.values()):.3f}",
+                )
+            )
+    return found
+
+
+def verdicts(run: Run, by: dict) -> list[str]:
+    rows = ["| target | verdict | measured |", "|---|---|---|"]
+    for name, met, measured in checks(run, by) + tracing_checks(run, by):
+        verdict = "not measured" if met is None else ("met" if met else "**missed**")
+        rows.append(f"| {name} | {verdict} | {measured} |")
+    return rows
+
+
+def layer_costs(run: Run) -> dict:
+    return {(r["method"], r["key"]): r["us"] for r in run.costs.get("layers", [])}
+
+
+def breakdown(c: dict, method: str) -> list[tuple[str, float]]:
+    """The app's in-process CPU per request, split into its layers (us)."""
+    statement, db_layer = c[(method, "statement")], c[(method, "app-db")]
+    fixed, whole = c[("GET", "app-fixed")], c[(method, "app")]
+    validation = c.get((method, "app-validation"), 0.0)
+    parts = [
+        ("the database call (the statement on a bare psycopg connection)", statement),
+        ("db.py around it (the thread's connection, its liveness check, conversions)", db_layer - statement),
+        ("Flask, request hooks, request id, metrics, access line (the app's /healthz)", fixed),
+    ]
+    if validation:
+        parts.append(("validation (JSON body, e-mail, comment, content id)", validation))
+    parts.append(("the route's own code and the response", whole - fixed - db_layer - validation))
+    return parts
+
+
+def explanations(run: Run, by: dict) -> list[str]:
+    """Why each missed target was missed, from the CPU per request of the rows and of the layers."""
+    c = layer_costs(run)
+    out = []
+    for name, met, _ in checks(run, by):
+        if met is not False:
+            continue
+        method = name.split()[1].rstrip(":")
+        app, floor, peer = (by.get((k, method)) for k in (APP, "floor", "peer"))
+        ceiling = by.get(("ceiling", method))
+        if "floor" in name and (method, "floor") in c:
+            parts = breakdown(c, method)
+            above = c[(method, "app")] - c[(method, "floor")]
+            text = (
+                f"**{name}: missed.** Under gunicorn the app costs {app.app_cpu_ms * 1000:.0f} us of worker CPU "
+                f"and {app.db_cpu_ms * 1000:.0f} us of PostgreSQL per request, the floor {floor.app_cpu_ms * 1000:.0f}"
+                f" + {floor.db_cpu_ms * 1000:.0f} us: with the CPU the limit, the app can reach "
+                f"{floor.cpu_ms / app.cpu_ms:.2f}x of the floor. PostgreSQL's share is about the same (the same "
+                f"statement, {app.round_trips:.2f} against {floor.round_trips:.2f} round trips per request), so the "
+                f"difference is in the workers: {(app.app_cpu_ms - floor.app_cpu_ms) * 1000:.0f} us per request. In "
+                f"process (table below) the app's request costs {c[(method, 'app')]:.0f} us against the floor's "
+                f"{c[(method, 'floor')]:.0f} us, {above:.0f} us more: "
+                + "; ".join(f"{label} {us:.0f} us" for label, us in parts)
+                + f". The floor's own code around its statement costs "
+                f"{c[(method, 'floor')] - c[(method, 'statement')]:.0f} us. What is left of the workers' difference "
+                f"({(app.app_cpu_ms - floor.app_cpu_ms) * 1000 - above:.0f} us) goes with the longer request under "
+                "gunicorn (more GIL hand-overs between the threads while one waits on PostgreSQL)."
+            )
+            if ceiling:
+                text += (
+                    f" For scale: gunicorn and HTTP alone (the ceiling) cost {ceiling.app_cpu_ms * 1000:.0f} us per "
+                    f"request, Flask alone (the reference, in process) {c.get((method, 'reference'), 0):.0f} us."
+                )
+            out += [text, ""]
+        elif "peer" in name:
+            out += [
+                f"**{name}: missed.** The peer costs {peer.cpu_ms * 1000:.0f} us of CPU per request (workers + "
+                f"PostgreSQL) with {peer.round_trips:.2f} round trips, the app {app.cpu_ms * 1000:.0f} us with "
+                f"{app.round_trips:.2f}.",
+                "",
+            ]
+        elif "p99" in name:
+            mean = run.args.connections / app.rps * 1000
+            out += [
+                f"**{name}: missed.** wrk keeps {run.args.connections} connections in a closed loop, so the mean "
+                f"latency is connections / throughput (Little's law): {mean:.1f} ms at {app.rps:.0f} req/s, and "
+                f"p99 was {app.p99_ms / mean:.1f}x the mean. Under 25 ms needs more throughput, i.e. less CPU per "
+                "request (above)"
+                + (f"; the floor's p99 was {floor.p99_ms:.1f} ms at {floor.rps:.0f} req/s." if floor else "."),
+                "",
+            ]
+        elif "errors" in name:
+            out += [f"**{name}: missed.** See the gunicorn log lines in the run's output.", ""]
+        elif "round trip" in name:
+            out += [
+                f"**{name}: missed.** Statements the app ran per request: "
+                + ", ".join(f"`{short(q)}` {n:.2f}" for q, n in sorted(app.statements.items(), key=lambda x: -x[1]))
+                + ".",
+                "",
+            ]
+    return (["## Why the missed targets were missed", "", *out]) if out else []
+
+
+def layers(run: Run, by: dict) -> list[str]:
+    c = layer_costs(run)
+    if not c:
+        return []
+    order = [
+        ("ceiling", "ceiling: bare WSGI, constant answer"),
+        ("reference", "reference: original API in memory (Flask)"),
+        ("statement", "the database call alone: the app's statement on a bare psycopg connection"),
+        ("floor", "floor: bare WSGI + that statement"),
+        ("app-fixed", "app's fixed cost: its /healthz (Flask, hooks, request id, 2 metrics, access line)"),
+        ("app-validation", "app's validation alone (JSON body, e-mail, comment, content id)"),
+        ("app-db", "app's db.py alone: Database.list_json / add_comment (connection check + statement)"),
+        ("app", "app: whole request"),
+        ("peer", "peer: whole request (Flask-SQLAlchemy)"),
+    ]
+
+    def cell(method, key):
+        value = c.get((method, key))
+        if key == "app-fixed":
+            value = c.get(("GET", key))
+        return "-" if value is None else f"{value:.0f}"
+
+    rows = [
+        "## CPU per request by layer",
+        "",
+        "In one process, each layer called as gunicorn calls an app (a WSGI call, no HTTP, no test client), "
+        f"{run.args.calls} calls each after a warm-up (the lowest mean of 5 blocks), against this run's PostgreSQL "
+        "(`bench/cost.py`). "
+        "Microseconds of this process's CPU per request; PostgreSQL's own CPU and gunicorn's HTTP work are not in "
+        "them (the table above has both: the ceiling row is gunicorn's share). These move less with the "
+        "machine's load than req/s, but still by 5-10 % between runs on a shared machine.",
+        "",
+        "| layer | GET us | POST us |",
+        "|---|---:|---:|",
+        *[f"| {label} | {cell('GET', k)} | {cell('POST', k)} |" for k, label in order],
+        "",
+        "The app's request, layer by layer (us):",
+        "",
+        "| layer | GET | POST |",
+        "|---|---:|---:|",
+    ]
+    get, post = breakdown(c, "GET"), dict(breakdown(c, "POST"))
+    labels = [label for label, _ in get] + [label for label in post if label not in dict(get)]
+    for label in labels:
+        g = dict(get).get(label)
+        rows.append(f"| {label} | {'-' if g is None else f'{g:.0f}'} | {post.get(label, 0):.0f} |")
+    rows.append(f"| whole request | {c[('GET', 'app')]:.0f} | {c[('POST', 'app')]:.0f} |")
+    return [*rows, ""]
+
+
+def statement_table(run: Run, by: dict, titles: dict) -> list[str]:
+    rows = []
+    for r in run.results:
+        if r.statements is None:
+            continue
+        for query, n in sorted(r.statements.items(), key=lambda x: -x[1]):
+            if n >= 0.005:
+                rows.append(f"| {titles[r.key]} | {r.method} | `{short(query, 90)}` | {n:.3f} |")
+    if not rows:
+        return []
+    return [
+        "## What PostgreSQL ran per request",
+        "",
+        "pg_stat_statements over each measurement, for the row's own database (statements under 0.005 per "
+        "request left out). The app's connection check (issue 9: a dead connection is found before a request "
+        "uses it) reads the connection's state on the client and sends nothing, so it shows neither here nor in "
+        "the round trips above.",
+        "",
+        "| row | method | statement | per request |",
+        "|---|---|---|---:|",
+        *rows,
+        "",
+    ]
+
+
+def otel_modules(t) -> int:
+    """The most `opentelemetry` modules any of the target's workers had loaded."""
+    counts = [sum(1 for m in mods if m == "opentelemetry" or m.startswith("opentelemetry.")) for mods in t.modules]
+    return max(counts, default=0)
+
+
+def tracing_checks(run: Run, by: dict) -> list[tuple[str, bool | None, str]]:
+    if not run.tracing:
+        return [("tracing off costs nothing (issue 8)", None, "the app has no tracing (comments_api/tracing.py)")]
+    found = []
+    targets = {t.key: t for t in run.targets}
+    plain, traced = targets.get(APP), targets.get("app-pg-traced")
+    if plain:
+        n = otel_modules(plain)
+        control = f"; with tracing on, {otel_modules(traced)} were loaded" if traced and traced.modules else ""
+        found.append(
+            (
+                "tracing off: no `opentelemetry` module loaded in a worker (issue 8)",
+                None if len(plain.modules) < run.args.workers else n == 0,
+                f"{len(plain.modules)} of {run.args.workers} workers dumped sys.modules on exit, "
+                f"{n} opentelemetry modules in any of them{control}",
+            )
+        )
+    off = run.costs.get("tracing_off")
+    if off:
+        for method in ("GET", "POST"):
+            with_tracing, before = off["tracing"][(method, "app")], off["before"][(method, "app")]
+            diff = with_tracing - before
+            found.append(
+                (
+                    f"tracing off: app {method}'s CPU per request equals the app's before tracing (issue 8)",
+                    abs(diff) <= max(5.0, 0.05 * before),
+                    f"{with_tracing:.0f} us at {off['commit']} (tracing added) against {before:.0f} us at "
+                    f"{off['commit']}^, in process: {diff:+.0f} us ({diff / before * 100:+.1f} %); "
+                    "within 5 % counts as equal",
+                )
+            )
+    return found
+
+
+def tracing_section(run: Run, by: dict) -> list[str]:
+    targets = {t.key: t for t in run.targets}
+    traced = targets.get("app-pg-traced")
+    off = run.costs.get("tracing_off")
+    if not run.tracing:
+        return []
+    rows = ["## Tracing (issue 8)", ""]
+    if off:
+        later = ", ".join(off["changed_since"]) or "none"
+        dirty = " and uncommitted changes" if off["dirty"] else ""
+        rows += [
+            "Off (`OTEL_EXPORTER_OTLP_ENDPOINT` unset, as in every row but the traced one): the app's requests in "
+            f"process (as in the layer table) at {off['commit']} (the commit that added tracing.py), at the commit "
+            "before it, "
+            f"and as it is now (later commits to comments_api: {later}{dirty}); alternated, lower of two runs "
+            "each. The first two differ by the tracing change alone.",
+            "",
+            f"| request | before ({off['commit']}^) us | with tracing ({off['commit']}) us | difference | now us |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for method, key, label in (
+            ("GET", "app-fixed", "/healthz"),
+            ("GET", "app", "GET list"),
+            ("POST", "app", "POST create"),
+        ):
+            before, with_tracing, now = (off[name][(method, key)] for name in ("before", "tracing", "now"))
+            rows.append(
+                f"| {label} | {before:.0f} | {with_tracing:.0f} | {with_tracing - before:+.0f} us | {now:.0f} |"
+            )
+        rows.append("")
+    if traced:
+        exports, size = traced.exported or (0, 0)
+        for method in ("GET", "POST"):
+            on, plain = by.get(("app-pg-traced", method)), by.get((APP, method))
+            if on and plain:
+                rows.append(
+                    f"- On, {method}: {on.app_cpu_ms * 1000:.0f} us of worker CPU per request against "
+                    f"{plain.app_cpu_ms * 1000:.0f} us off ({(on.app_cpu_ms - plain.app_cpu_ms) * 1000:+.0f} us, "
+                    f"{on.rps / plain.rps:.2f}x the throughput)."
+                )
+        rows += [
+            f"- The sink (an OTLP/HTTP receiver on 127.0.0.1 that answers 200 and drops what it gets) received "
+            f"{exports} export requests, {size / 1e6:.1f} MB, from the traced row: the spans were really sent "
+            "(the SDK's batch processor, with its default queue of 2048 spans, drops spans when the queue is full).",
+            "",
+        ]
+    return rows
+
+
+def write(output: Path, text: str) -> None:
+    """Replace the generated part of `output`, keeping the analysis below the marker."""
+    kept = ""
+    if output.exists():
+        old = output.read_text()
+        if GENERATED_END in old:
+            kept = old.split(GENERATED_END, 1)[1]
+    output.write_text(text + (kept or "\n"))
