@@ -19,6 +19,6 @@ output "service_url" {
 }
 
 output "ansible_inventory" {
-  description = "The inventory file written for Ansible."
-  value       = abspath(local_file.ansible_inventory.filename)
+  description = "The Ansible inventory of the nodes (YAML); make gcp-up writes it to inventories/gcp/hosts.yml."
+  value       = local.ansible_inventory
 }

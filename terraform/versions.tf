@@ -7,10 +7,6 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 7.0"
     }
-    local = {
-      source  = "hashicorp/local"
-      version = "~> 2.5"
-    }
   }
 
   # State stays in terraform.tfstate here (git-ignored) unless you copy backend.tf.example to

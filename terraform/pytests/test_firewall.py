@@ -90,18 +90,39 @@ def test_nodes_reach_each_other_on_everything(configuration):
 
 
 @pytest.mark.parametrize(
-    ("original", "replacement"),
+    ("original", "replacement", "expected"),
     [
-        ("source_ranges = var.admin_cidrs", 'source_ranges = ["0.0.0.0/0"]'),
-        ("source_ranges = var.admin_cidrs", 'source_ranges = ["10.0.0.0/8", "::/0"]'),
-        ('ports    = ["80", "443"]', 'ports    = ["1-65535"]'),
-        ("source_tags = [local.node_tag]\n", ""),
+        (
+            "source_ranges = var.admin_cidrs",
+            'source_ranges = ["0.0.0.0/0"]',
+            ["admin: port 22 open to 0.0.0.0/0", "admin: port 16443 open to 0.0.0.0/0"],
+        ),
+        (
+            "source_ranges = var.admin_cidrs",
+            'source_ranges = ["10.0.0.0/8", "::/0"]',
+            [
+                "admin: port 22 open to 10.0.0.0/8 instead of var.admin_cidrs",
+                "admin: port 22 open to ::/0",
+                "admin: port 16443 open to 10.0.0.0/8 instead of var.admin_cidrs",
+                "admin: port 16443 open to ::/0",
+            ],
+        ),
+        (
+            'ports    = ["80", "443"]',
+            'ports    = ["1-65535"]',
+            ["web: port 22 open to 0.0.0.0/0", "web: port 16443 open to 0.0.0.0/0"],
+        ),
+        # Without source tags (and no ranges) GCP admits the whole internet to the all-protocols rule.
+        (
+            "source_tags = [local.node_tag]\n",
+            "",
+            ["internal: port 22 open to 0.0.0.0/0", "internal: port 16443 open to 0.0.0.0/0"],
+        ),
     ],
 )
-def test_the_check_catches_a_rule_opening_admin_ports_to_the_world(tmp_path, original, replacement):
+def test_the_check_catches_a_rule_opening_admin_ports_to_the_world(tmp_path, original, replacement, expected):
     firewall = (TERRAFORM_DIR / "firewall.tf").read_text()
     assert original in firewall, f"the negative test expects {original!r} in firewall.tf"
     (tmp_path / "firewall.tf").write_text(firewall.replace(original, replacement, 1))
-    assert admin_port_violations(load_configuration(tmp_path)), (
-        f"replacing {original!r} with {replacement!r} went unnoticed"
-    )
+    # Exactly the rule that was changed, for both admin ports: not merely "some problem somewhere".
+    assert admin_port_violations(load_configuration(tmp_path)) == expected

@@ -1,6 +1,6 @@
-"""The inventory Terraform writes (inventories/gcp/hosts.yml) is a valid Ansible inventory that
-follows the repository's conventions: group microk8s, first host creates the cluster, node_ip and
-ansible_host per host, the SSH user and key for the group.
+"""The inventory Terraform outputs (make gcp-up writes it to inventories/gcp/hosts.yml) is a valid Ansible
+inventory that follows the repository's conventions: group microk8s, first host creates the cluster, node_ip
+and ansible_host per host, the SSH user and key for the group.
 
 The template is rendered by Terraform's own templatefile (through `terraform console`, offline),
 then read back by ansible-inventory from the venv.
@@ -18,19 +18,24 @@ from conftest import (
     TERRAFORM_DIR,
     ansible_inventory_list,
     ansible_value,
+    blocks,
     load_hcl,
-    resources,
+    plain,
     run_terraform,
-    unquote,
 )
 
 TEMPLATE = TERRAFORM_DIR / "templates" / "hosts.yml.tftpl"
 
 
-def render(terraform, folder, variables):
+def render_result(terraform, folder, variables, template=TEMPLATE):
+    """`terraform console` evaluating templatefile(template, variables); the process result."""
     (folder / "vars.json").write_text(json.dumps(variables))
-    expression = f'base64encode(templatefile("{TEMPLATE}", jsondecode(file("vars.json"))))\n'
-    result = run_terraform(terraform, ["console"], cwd=folder, stdin=expression)
+    expression = f'base64encode(templatefile("{template}", jsondecode(file("vars.json"))))\n'
+    return run_terraform(terraform, ["console"], cwd=folder, stdin=expression)
+
+
+def render(terraform, folder, variables):
+    result = render_result(terraform, folder, variables)
     assert result.returncode == 0 and "Error" not in result.stderr, result.stderr
     return base64.b64decode(result.stdout.strip().strip('"')).decode()
 
@@ -84,10 +89,21 @@ def test_metallb_pool_is_the_first_node_internal_ip(terraform, tmp_path):
         assert ansible_value(inventory, node["name"], "metallb_address_pools") == [f"{first['internal_ip']}/32"]
 
 
-def test_a_broken_template_fails_the_check(terraform, tmp_path):
-    """The rendering path reports a template that no longer matches the variables Terraform passes."""
-    with pytest.raises(AssertionError):
-        render(terraform, tmp_path, {"nodes": nodes(1), "ssh_user": "ubuntu"})
+def test_a_variable_the_template_needs_but_is_not_given_is_named(terraform, tmp_path):
+    """The rendering path reports a template that no longer matches the variables inventory.tf passes, by name."""
+    result = render_result(terraform, tmp_path, {"nodes": nodes(1), "ssh_user": "ubuntu"})
+    assert result.returncode != 0
+    assert 'vars map does not contain key "ssh_private_key_file"' in plain(result.stderr), result.stderr
+
+
+def test_a_template_syntax_error_is_reported_as_one(terraform, tmp_path):
+    broken = tmp_path / "hosts.yml.tftpl"
+    broken.write_text(TEMPLATE.read_text().replace("${node.name}:", "${node.name:", 1))
+    variables = {"nodes": nodes(1), "ssh_user": "ubuntu", "ssh_private_key_file": "/home/me/.ssh/id_ed25519"}
+    result = render_result(terraform, tmp_path, variables, template=broken)
+    assert result.returncode != 0
+    assert 'Call to function "templatefile" failed' in plain(result.stderr), result.stderr
+    assert str(broken) in plain(result.stderr), result.stderr
 
 
 def test_inventory_tf_passes_every_variable_the_template_uses():
@@ -95,12 +111,20 @@ def test_inventory_tf_passes_every_variable_the_template_uses():
     template_names |= set(re.findall(r"%\{\s*for\s+\w+\s+in\s+([a-z_]+)", TEMPLATE.read_text()))
     loop_variables = set(re.findall(r"%\{\s*for\s+(\w+)\s+in", TEMPLATE.read_text()))
     expected = template_names - loop_variables
-    files = [body for _, body in resources({"inventory.tf": load_hcl(TERRAFORM_DIR / "inventory.tf")}, "local_file")]
-    assert len(files) == 1, "inventory.tf must hold one local_file"
-    content = files[0]["content"]
+    tree = load_hcl(TERRAFORM_DIR / "inventory.tf")
+    content = next(entry["ansible_inventory"] for entry in tree["locals"] if "ansible_inventory" in entry)
     assert "templates/hosts.yml.tftpl" in content
     passed = set(re.findall(r"[{,]\s*([a-z_]+)\s*=", content))
     assert expected <= passed, f"the template uses {sorted(expected - passed)} which inventory.tf does not pass"
     for attribute in ("name", "external_ip", "internal_ip"):
         assert f"{attribute} =" in content, f"inventory.tf does not give each node its {attribute}"
-    assert unquote(files[0]["filename"]).endswith("/../inventories/gcp/hosts.yml")
+
+
+def test_the_module_outputs_the_inventory_and_writes_no_file(configuration):
+    """make gcp-up writes the output where this repository keeps it; the module knows nothing of that layout."""
+    outputs = {labels[0]: body for labels, body in blocks(configuration["outputs.tf"], "output")}
+    assert outputs["ansible_inventory"]["value"] == "${local.ansible_inventory}"
+    written = [labels for tree in configuration.values() for labels, _ in blocks(tree, "resource")]
+    assert not [labels for labels in written if labels[0] == "local_file"], written
+    required = configuration["versions.tf"]["terraform"][0]["required_providers"][0]
+    assert {name for name in required if not name.startswith("__")} == {"google"}
