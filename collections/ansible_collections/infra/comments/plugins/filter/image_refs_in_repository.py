@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 name: image_refs_in_repository
 short_description: List the images of one repository in a containerd image list
-version_added: 1.0.0
+version_added: 0.1.0
 author: infra.comments maintainers
 description:
   - Reads the text that C(microk8s ctr images ls) (or C(ctr images ls -q)) printed and returns the full references
@@ -51,7 +51,8 @@ def image_refs_in_repository(text, repository):
     try:
         return references_in_repository(text, repository)
     except ImageListError as exc:
-        raise AnsibleFilterError("image_refs_in_repository: %s" % exc) from exc
+        # The message already holds the cause; ansible-core would append it again (from exc).
+        raise AnsibleFilterError("image_refs_in_repository: %s" % exc) from None
 
 
 class FilterModule:

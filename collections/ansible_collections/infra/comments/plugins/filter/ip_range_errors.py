@@ -1,11 +1,11 @@
 # Copyright: infra.comments contributors
-# MIT License (see the collection's galaxy.yml)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter that checks MetalLB-style address pool entries (CIDRs or start-end ranges)."""
 
 DOCUMENTATION = r"""
 name: ip_range_errors
 short_description: List what is wrong with address pool entries (CIDRs or ranges)
-version_added: 1.0.0
+version_added: 0.1.0
 author: infra.comments maintainers
 description:
   - Checks each entry of a list the way MetalLB reads an C(IPAddressPool) address,

@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 name: nodes_missing_image
 short_description: Name the nodes whose containerd lacks an image
-version_added: 1.0.0
+version_added: 0.1.0
 author: infra.comments maintainers
 description:
   - Reads, for each node, the text that C(microk8s ctr images ls) (or C(ctr images ls -q)) printed there and returns
@@ -56,7 +56,8 @@ def nodes_missing_image(outputs_by_node, reference):
     try:
         return nodes_missing(outputs_by_node, reference)
     except ImageListError as exc:
-        raise AnsibleFilterError("nodes_missing_image: %s" % exc) from exc
+        # The message already holds the cause; ansible-core would append it again (from exc).
+        raise AnsibleFilterError("nodes_missing_image: %s" % exc) from None
 
 
 class FilterModule:

@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 name: app_image_tag
 short_description: Tag an app image by its version and the content of its build context
-version_added: 1.0.0
+version_added: 0.1.0
 author: infra.comments maintainers (@infra-comments)
 description:
   - Reads a Docker build context on the controller and returns its tag, C(<version>-<hash>), where the version is
@@ -220,5 +220,6 @@ class LookupModule(LookupBase):
             try:
                 results.append(image_tag(context))
             except (ValueError, OSError) as exc:
-                raise AnsibleLookupError("app_image_tag: %s" % exc) from exc
+                # The message already holds the cause; ansible-core would append it again (from exc).
+                raise AnsibleLookupError("app_image_tag: %s" % exc) from None
         return results

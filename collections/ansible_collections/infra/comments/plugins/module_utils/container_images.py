@@ -1,3 +1,4 @@
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read the image list that ``microk8s ctr images ls`` prints, and compare image references.
 

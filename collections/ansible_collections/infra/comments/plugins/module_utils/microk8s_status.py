@@ -1,3 +1,4 @@
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse the output of ``microk8s status --format yaml``.
 
@@ -17,10 +18,16 @@ have PyYAML at all. This parser reads the fixed layout line by line instead:
           status: enabled
 
 (older releases print no ``repository`` line; a stopped node prints ``message:`` and no addons).
+
+``high-availability: enabled`` says that the node runs dqlite, the HA datastore (true on a single node too), not
+that the control plane is highly available: microk8s calls it that from three voters on (``ha_cluster_formed`` in
+its ``status.py``, the ``high-availability: yes`` of the plain output). ``ha_formed`` below is that count.
 """
 
 _ADDON_FIELDS = ("name", "repository", "description", "version", "status")
 _TRUE = ("true", "yes")
+# microk8s' own threshold (status.py, ha_cluster_formed): more than two voters make the datastore highly available.
+HA_MIN_VOTERS = 3
 
 
 class StatusParseError(ValueError):
@@ -35,10 +42,12 @@ def _split_field(line):
 
 
 def parse_status(text):
-    """Return ``{'running': bool, 'ha_enabled': bool, 'ha_nodes': [...], 'addons': [...], 'message': str}``.
+    """Return ``{'running', 'ha_enabled', 'ha_nodes', 'ha_formed', 'addons', 'message'}``.
 
-    Each addon is a dict with the keys name, repository (None when not printed), description,
-    version and status ('enabled' or 'disabled').
+    ``ha_enabled`` is the node's dqlite switch; ``ha_nodes`` the datastore's nodes (address, role); ``ha_formed``
+    whether at least HA_MIN_VOTERS of them are voters, i.e. the control plane is highly available. Each addon is a
+    dict with the keys name, repository (None when not printed), description, version and status ('enabled' or
+    'disabled').
     """
     if not text or not text.lstrip().startswith("microk8s:"):
         raise StatusParseError('expected the output of "microk8s status --format yaml" to start with "microk8s:"')
@@ -85,7 +94,16 @@ def parse_status(text):
     for addon in status["addons"]:
         if not addon["name"] or addon["status"] not in ("enabled", "disabled"):
             raise StatusParseError("an addon entry lacks a name or an enabled/disabled status: %r" % (addon,))
+    voters = [node for node in status["ha_nodes"] if node.get("role") == "voter"]
+    status["ha_formed"] = status["ha_enabled"] and len(voters) >= HA_MIN_VOTERS
     return status
+
+
+def qualified_name(addon):
+    """``core/dns`` for an addon entry that names its repository, ``dns`` for one that does not (older releases)."""
+    if addon["repository"]:
+        return "%s/%s" % (addon["repository"], addon["name"])
+    return addon["name"]
 
 
 def split_addon_name(name):

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 
@@ -110,10 +111,12 @@ stderr:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.infra.comments.plugins.module_utils.microk8s_snap import SNAP_BIN_DIR
 from ansible_collections.infra.comments.plugins.module_utils.microk8s_status import (
     StatusParseError,
     find_addon,
     parse_status,
+    qualified_name,
 )
 
 _ACTIONS = {"enabled": "enable", "disabled": "disable"}
@@ -152,12 +155,6 @@ def lookup(module, status, name):
         module.fail_json(msg=str(exc))
 
 
-def qualified_name(addon):
-    if addon["repository"]:
-        return "%s/%s" % (addon["repository"], addon["name"])
-    return addon["name"]
-
-
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
@@ -173,11 +170,11 @@ def run_module():
     if params["timeout"] < 1:
         module.fail_json(msg="timeout must be a positive number of seconds, got %d" % params["timeout"])
 
-    microk8s = module.get_bin_path(params["microk8s_cmd"], opt_dirs=["/snap/bin"])
+    microk8s = module.get_bin_path(params["microk8s_cmd"], opt_dirs=[SNAP_BIN_DIR])
     if microk8s is None:
         module.fail_json(
-            msg='the "%s" command was not found on PATH or in /snap/bin; install the microk8s snap first'
-            % params["microk8s_cmd"]
+            msg='the "%s" command was not found on PATH or in %s; install the microk8s snap first'
+            % (params["microk8s_cmd"], SNAP_BIN_DIR)
         )
 
     before = lookup(module, read_status(module, microk8s, params["timeout"]), params["name"])

@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Each role rejects a wrong variable before any change, with a message that names the variable.
 
 The role runs on localhost (connection local) in check mode, as a safety net should validation ever let a value

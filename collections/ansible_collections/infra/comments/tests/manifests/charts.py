@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The real Helm charts the roles install, rendered with the values the roles pass, and what the roles rely on in them.
 
 A role that installs a chart keeps its values in `templates/<chart>-values.yaml.j2`. The chart is the folder

@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fixtures of the manifest check: the shared schemas, the Kubernetes version, and the rendered templates."""
 
 import os

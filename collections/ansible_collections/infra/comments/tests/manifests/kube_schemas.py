@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Validation of rendered Kubernetes objects and Helm values against upstream schemas.
 
 Standard kinds go to kubernetes-validate (strict: unknown fields are errors). Custom resources go to the

@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render every role template the way the role would, with Ansible itself.
 
 For each inventory, one ansible-playbook run on localhost renders every `roles/*/templates/**/*.j2`. Each role is

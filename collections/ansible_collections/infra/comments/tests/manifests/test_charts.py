@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every Helm chart a role installs, rendered by the real chart with exactly the values the role passes, per inventory.
 
 The values are the role's `templates/<chart>-values.yaml.j2` as the `rendered` fixture renders it (with Ansible, the

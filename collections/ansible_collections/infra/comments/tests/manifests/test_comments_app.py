@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The comments_app manifests keep the promises of the role's README, on the output rendered for each inventory.
 
 Each test reads what `make manifests` rendered (the same render that kubernetes-validate and the CRDs check) and

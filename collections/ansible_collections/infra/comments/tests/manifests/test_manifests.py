@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every template a role applies, rendered with each inventory's variables, is valid for the pinned Kubernetes."""
 
 import pytest

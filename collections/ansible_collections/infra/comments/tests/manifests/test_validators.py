@@ -1,3 +1,5 @@
+# Copyright: infra.comments contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The validators themselves: they reject what the API server would reject, or the manifest check proves nothing."""
 
 import copy
@@ -58,9 +60,15 @@ def test_valid_objects_pass(document, crds, kubernetes_version):
         (changed(ADVERTISEMENT, "spec.interface", "eth1"), "Additional properties are not allowed ('interface'"),
         (changed(ADVERTISEMENT, "spec.ipAddressPools", [1]), "spec/ipAddressPools/0: 1 is not of type 'string'"),
         (changed(POOL, "metadata.namespace", None), "metadata.namespace is missing"),
-        (changed(POOL, "metadata.label", {"a": "b"}), "metadata"),
+        (
+            changed(POOL, "metadata.label", {"a": "b"}),
+            "IPAddressPool pool: metadata metadata: Additional properties are not allowed ('label' was unexpected)",
+        ),
         (changed(POOL, "apiVersion", "metallb.io/v9"), "metallb.io/v9 is not a version/kind"),
-        (changed(SERVICE, "spec.bogus", True), "bogus"),
+        (
+            changed(SERVICE, "spec.bogus", True),
+            "Service web: spec: Additional properties are not allowed ('bogus' was unexpected)",
+        ),
         (changed(SERVICE, "spec.ports", [{"port": "eighty"}]), "spec/ports/0/port: 'eighty' is not of type 'integer'"),
         (changed(SERVICE, "kind", "Servise"), "Couldn't find schema for kind Servise"),
         ({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, "Couldn't find schema"),

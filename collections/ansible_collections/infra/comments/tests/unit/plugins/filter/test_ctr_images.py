@@ -1,3 +1,4 @@
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The import check of the comments_app role: which nodes' containerd lacks the image, read from `ctr images ls`.
 

@@ -1,5 +1,5 @@
 # Copyright: infra.comments contributors
-# MIT License (see the collection's galaxy.yml)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pool check that the metallb role runs before any change."""
 
 import pytest

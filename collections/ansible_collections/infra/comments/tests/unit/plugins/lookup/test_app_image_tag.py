@@ -1,3 +1,4 @@
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The image tag of the comments_app role: <version>-<hash of the build context>, on real files in a tmp dir."""
 

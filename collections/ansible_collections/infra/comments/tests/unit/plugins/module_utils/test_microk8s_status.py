@@ -1,3 +1,4 @@
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The status parser reads every recorded ``microk8s status --format yaml`` output as YAML would."""
 
@@ -9,6 +10,7 @@ from ansible_collections.infra.comments.plugins.module_utils.microk8s_status imp
     StatusParseError,
     find_addon,
     parse_status,
+    qualified_name,
     split_addon_name,
 )
 
@@ -56,7 +58,41 @@ def test_fresh_node_has_the_default_addons_enabled():
 def test_three_voters_are_read():
     status = parse_status(fixture("status_ha_three_nodes.txt"))
     assert [n["role"] for n in status["ha_nodes"]] == ["voter"] * 3
+    assert status["ha_formed"] is True
     assert find_addon(status["addons"], "community/argocd")["status"] == "enabled"
+
+
+def test_dqlite_on_one_node_is_enabled_but_not_highly_available():
+    """`high-availability: enabled: True` on a single node: dqlite runs, but HA needs three voters."""
+    status = parse_status(fixture("status_fresh_1.32.txt"))
+    assert status["ha_enabled"] is True
+    assert status["ha_formed"] is False
+
+
+@pytest.mark.parametrize(
+    ("roles", "formed"),
+    [(["voter", "voter", "spare"], False), (["voter", "voter", "standby", "standby"], False), (["voter"] * 3, True)],
+)
+def test_ha_is_formed_from_three_voters_only(roles, formed):
+    nodes = "".join("    - address: 10.0.0.%d:19001\n      role: %s\n" % (i, role) for i, role in enumerate(roles))
+    text = "microk8s:\n  running: True\nhigh-availability:\n  enabled: True\n  nodes:\n" + nodes + "addons:\n"
+    status = parse_status(text)
+    assert [node["role"] for node in status["ha_nodes"]] == roles
+    assert status["ha_formed"] is formed
+
+
+def test_ha_is_not_formed_when_dqlite_is_off():
+    text = "microk8s:\n  running: True\nhigh-availability:\n  enabled: False\naddons:\n"
+    status = parse_status(text)
+    assert (status["ha_enabled"], status["ha_nodes"], status["ha_formed"]) == (False, [], False)
+
+
+@pytest.mark.parametrize(
+    ("addon", "expected"),
+    [({"name": "dns", "repository": "core"}, "core/dns"), ({"name": "helm3", "repository": None}, "helm3")],
+)
+def test_qualified_name(addon, expected):
+    assert qualified_name(addon) == expected
 
 
 def test_empty_version_is_none():

@@ -1,3 +1,4 @@
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """infra.comments.microk8s_addon against recorded ``microk8s status`` outputs.
 
@@ -102,20 +103,22 @@ def test_check_mode_on_an_enabled_addon_reports_no_change(monkeypatch, capsys, m
         monkeypatch, capsys, {"name": "core/hostpath-storage", "microk8s_cmd": microk8s}, replay, check_mode=True
     )
     assert result["changed"] is False
+    assert result["cmd"] == []
+    assert result["addon"]["status"] == "enabled"
 
 
 def test_arguments_go_to_the_enable_command_as_separate_words(monkeypatch, capsys, microk8s):
-    ha_with_metallb = fixture("status_configured_1.32.txt").replace(
+    with_metallb = fixture("status_configured_1.32.txt").replace(
         "  - name: metallb\n    repository: core\n    description: Loadbalancer for your Kubernetes cluster\n"
         "    version: 0.13.10\n    status: disabled",
         "  - name: metallb\n    repository: core\n    description: Loadbalancer for your Kubernetes cluster\n"
         "    version: 0.13.10\n    status: enabled",
     )
-    assert ha_with_metallb != fixture("status_configured_1.32.txt")
+    assert with_metallb != fixture("status_configured_1.32.txt")
     replay = Replay(
         (STATUS_TAIL, 0, fixture("status_configured_1.32.txt"), ""),
         (["enable", "core/metallb", "192.168.56.240-192.168.56.250"], 0, "MetalLB is enabled\n", ""),
-        (STATUS_TAIL, 0, ha_with_metallb, ""),
+        (STATUS_TAIL, 0, with_metallb, ""),
     )
     result = run(
         monkeypatch,
@@ -124,6 +127,14 @@ def test_arguments_go_to_the_enable_command_as_separate_words(monkeypatch, capsy
         replay,
     )
     assert result["changed"] is True
+    # The bare name is qualified with its repository, and the range is one word of its own after it.
+    assert result["cmd"] == [microk8s, "enable", "core/metallb", "192.168.56.240-192.168.56.250"]
+    assert (result["addon"]["repository"], result["addon"]["name"], result["addon"]["status"]) == (
+        "core",
+        "metallb",
+        "enabled",
+    )
+    assert result["diff"] == {"before": {"status": "disabled"}, "after": {"status": "enabled"}}
 
 
 def test_enabled_addon_is_disabled_without_its_arguments(monkeypatch, capsys, microk8s):
@@ -166,7 +177,10 @@ def test_old_microk8s_without_repositories_uses_the_bare_name(monkeypatch, capsy
             "",
         ),
     )
-    assert run(monkeypatch, capsys, {"name": "helm3", "microk8s_cmd": microk8s}, replay)["changed"] is True
+    result = run(monkeypatch, capsys, {"name": "helm3", "microk8s_cmd": microk8s}, replay)
+    assert result["changed"] is True
+    assert result["cmd"] == [microk8s, "enable", "helm3"]
+    assert (result["addon"]["repository"], result["addon"]["status"]) == (None, "enabled")
 
 
 def test_enable_that_does_not_take_effect_fails(monkeypatch, capsys, microk8s):

@@ -1,3 +1,4 @@
+# Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A stand-in for the microk8s command, for running the role where the snap cannot be installed.
 
@@ -34,10 +35,25 @@ users:
     client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="""
 
 
-def status_yaml(fixture, enabled):
-    """The recorded status with each addon's status set from the cluster's enabled set."""
+def status_yaml(fixture, enabled, nodes, spares):
+    """The recorded status with the cluster's datastore nodes and each addon's status from its enabled set.
+
+    Like dqlite, the first three nodes are voters and later ones standbys; a node that has just joined as the
+    third is a spare until the leader (the first node) has been asked once more, so HA is not formed at once.
+    """
     with open(fixture) as handle:
         text = handle.read()
+    datastore = "".join(
+        "    - address: %s:19001\n      role: %s\n"
+        % (ip, "spare" if name in spares else "voter" if index < 3 else "standby")
+        for index, (name, ip) in enumerate(nodes.items())
+    )
+    text, count = re.subn(
+        r"high-availability:\n  enabled: True\n  nodes:\n(?:    .*\n)*",
+        "high-availability:\n  enabled: True\n  nodes:\n" + datastore,
+        text,
+    )
+    assert count == 1, "the fixture has no high-availability block with nodes"
 
     def flip(match):
         name = "%s/%s" % (match.group("repo"), match.group("name"))
@@ -51,10 +67,12 @@ def status_yaml(fixture, enabled):
 def answer(state, node, node_ip, fixture, args):
     """Return (exit code, output) for one microk8s call, updating the state."""
     if args[:1] == ["status"]:
-        if "--format" in args:
-            return 0, status_yaml(fixture, state["enabled"])
-        # microk8s calls the datastore highly available from three voters on.
-        return 0, "microk8s is running\nhigh-availability: %s\n" % ("yes" if len(state["nodes"]) >= 3 else "no")
+        if args[1:3] == ["--format", "yaml"]:
+            output = status_yaml(fixture, state["enabled"], state["nodes"], state["spares"])
+            if node == next(iter(state["nodes"])):
+                state["spares"] = []
+            return 0, output
+        return 2, "fake microk8s: only status --format yaml is recorded, not %r\n" % (args,)
     if args[:1] in (["enable"], ["disable"]):
         enabled = set(state["enabled"])
         (enabled.add if args[0] == "enable" else enabled.discard)(args[1])
@@ -79,6 +97,8 @@ def answer(state, node, node_ip, fixture, args):
             return 1, "This node is already part of a cluster\n"
         state["tokens"].remove(token)
         state["nodes"][node] = node_ip
+        if len(state["nodes"]) == 3:
+            state["spares"] = [node]
         return 0, "Contacting cluster at %s\nSuccessfully joined the cluster.\n" % first_ip
     if args == ["config"]:
         return 0, KUBECONFIG + "\n"
