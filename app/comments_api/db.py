@@ -2,17 +2,20 @@
 
 SQLAlchemy (with psycopg 3 for PostgreSQL) gives one engine and table definition for SQLite and
 PostgreSQL. The per-request statements bypass its execution layer (see SQL_INSERT) and its pool
-(see Database._connection).
+(see Database._connection). How connections survive PostgreSQL restarts and failovers: see
+open_and_idle and Database._run.
 """
 
 import json
 import logging
+import select
 import threading
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -27,7 +30,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -58,6 +61,13 @@ SCHEMA_LOCK_KEY = zlib.crc32(b"comments_api.schema")
 RECYCLE_SECONDS = 1800
 # Each dialect's name for "a normal transaction" (the engine's default is AUTOCOMMIT).
 TRANSACTIONAL = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
+# A connection attempt refused by a server that is down fails within milliseconds. One that fails only
+# after this long waited for a server that does not answer (stuck, or unreachable): then requests stop
+# trying (503 at once) and one background attempt every PROBE_INTERVAL_SECONDS finds out when it is back.
+SLOW_CONNECT_SECONDS = 0.5
+PROBE_INTERVAL_SECONDS = 0.5
+# libpq's PQTRANS_IDLE, as the int psycopg's pgconn returns (comparing with the IntEnum is slower).
+_IDLE = int(TransactionStatus.IDLE)
 
 
 class DatabaseUnavailable(Exception):
@@ -71,6 +81,34 @@ def _set_sqlite_pragmas(dbapi_connection, _record, busy_timeout_ms: int) -> None
     # WAL lets readers run beside the one writer: several gunicorn workers share the file.
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
+
+
+def open_and_idle(dbapi_connection) -> bool:
+    """True when a psycopg connection is open, idle and has nothing waiting on its socket. No round trip.
+
+    PostgreSQL never writes to an idle connection on its own (the app never LISTENs), so anything
+    readable there means it is closing it: the FATAL message of a shutdown or pg_terminate_backend
+    (57P01), of a crash (57P02) or of an idle timeout, then the end of the stream; the socket of a
+    server killed outright only has the end of the stream (or a reset). libpq has not read any of it
+    yet (it reads only when asked to), so psycopg still says the connection is fine: a zero-timeout
+    poll of the socket tells. The same holds over TLS.
+    (Changed settings, such as default_transaction_read_only after a reload, come with the answer
+    to the next statement, never on their own, so they do not make a live connection look dead.)
+    About a microsecond.
+    """
+    pgconn = dbapi_connection.pgconn
+    # UNKNOWN once libpq knows the connection is bad or closed; ACTIVE, INTRANS, INERROR when not idle.
+    if pgconn.transaction_status != _IDLE:
+        return False
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _check_out_open_connections(dbapi_connection, _record, _proxy) -> None:
+    """Pool checkout hook (/readyz, the schema): a connection closed while idle is replaced, not handed out."""
+    if not open_and_idle(dbapi_connection):
+        raise DisconnectionError("connection closed by the server while idle")  # the pool opens a new one
 
 
 def make_engine(settings: Settings):
@@ -94,24 +132,33 @@ def make_engine(settings: Settings):
             lambda conn, rec: _set_sqlite_pragmas(conn, rec, settings.sqlite_busy_timeout_ms),
         )
         return engine
-    return create_engine(
+    connect_args = {
+        "connect_timeout": settings.db_connect_timeout,
+        "options": "-c timezone=UTC",
+        "application_name": "comments-api",
+    }
+    # Every new connection goes to a server that accepts writes: when DATABASE_URL lists several
+    # hosts, libpq skips standbys and read-only servers; with one host (CloudNativePG's -rw Service,
+    # which already follows the primary) a connection to a read-only server fails at once (503, and
+    # /readyz 503) instead of failing every write with 25006. PostgreSQL 14+ reports what libpq
+    # needs at connection start: no extra round trip. The URL can ask otherwise (?target_session_attrs=any).
+    if "target_session_attrs" not in url.query:
+        connect_args["target_session_attrs"] = "read-write"
+    engine = create_engine(
         url,
-        # No pre-ping: it would cost a round trip per request. A dropped connection is detected
-        # when used (Database._run), all older ones are then dropped too, so about one request
-        # per worker fails (503) after an outage and the next ones reconnect.
+        # No pre-ping, which would cost a round trip per checkout: the checkout hook looks at the
+        # socket instead (open_and_idle).
         pool_recycle=RECYCLE_SECONDS,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout,
-            "options": "-c timezone=UTC",
-            "application_name": "comments-api",
-        },
+        connect_args=connect_args,
         **common,
     )
+    event.listen(engine, "checkout", _check_out_open_connections)
+    return engine
 
 
 def _utc_iso(value: datetime) -> str:
     """An aware datetime as the API shows times: "YYYY-MM-DDTHH:MM:SS.ffffffZ" in UTC."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _sqlite_iso(value: str) -> str:
@@ -163,6 +210,17 @@ class Database:
         dbapi = self.engine.dialect.loaded_dbapi
         # Errors that mean "the database is not there right now" (503), as opposed to bugs.
         self._unavailable_errors = (dbapi.OperationalError, dbapi.InterfaceError)
+        if self.backend == "postgresql":
+            self._usable = open_and_idle
+            # SQLSTATE 25006: the server refused the statement before running it (a standby, or read-only).
+            self._read_only_errors = (dbapi.errors.ReadOnlySqlTransaction,)
+        else:
+            self._usable = lambda conn: True  # a SQLite file does not close connections
+            self._read_only_errors = ()
+        # True while connection attempts time out (see SLOW_CONNECT_SECONDS): requests that need a
+        # new connection answer 503 at once, a background thread retries.
+        self._unreachable = False
+        self._unreachable_lock = threading.Lock()
 
     def _connection(self):
         """This thread's own DBAPI connection (autocommit), opened on first use.
@@ -173,48 +231,105 @@ class Database:
         40 us of each request) is gone. The connection is opened through the engine, so it gets
         the same connect arguments and SQLite pragmas, then detached from the pool, which keeps
         serving /readyz and the schema creation only.
+
+        Before it is used, the kept connection is checked without a round trip (open_and_idle): one
+        the server closed while it was idle (a restart, a failover, a terminated backend) is replaced
+        here, before any statement is sent on it.
         """
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is not None:
-            if local.generation == self._generation and time.monotonic() < local.expires:
+            if local.generation == self._generation and time.monotonic() < local.expires and self._usable(conn):
                 return conn
-            # Too old, or another thread saw the database go away since this one was opened.
+            # Closed by the server, too old, or another thread saw the database go away since.
             local.conn = None
             _close_quietly(conn)
+        if self._unreachable:
+            raise DatabaseUnavailable("database unreachable: connection attempts time out")
+        started = time.monotonic()
         try:
             fairy = self.engine.raw_connection()
         # The pool hands the driver's own error through when it cannot connect.
         except (DBAPIError, SATimeoutError, *self._unavailable_errors) as exc:
+            self._connect_failed(started, exc)
             raise DatabaseUnavailable(_short(exc)) from exc
         fairy.detach()
         local.conn, local.generation = fairy.dbapi_connection, self._generation
         local.expires = time.monotonic() + RECYCLE_SECONDS
         return local.conn
 
-    def _forget_connections(self) -> None:
-        """After an outage every connection opened before it is dead: each thread drops its own
-        at its next use, before running a statement on it, rather than failing one request per
-        stale connection; the pool drops its idle ones now."""
-        self._generation += 1
-        self.engine.pool.dispose()
+    def _drop(self, conn) -> None:
+        """This thread's connection failed: close it, and every connection opened before it with it.
 
-    def _run(self, name: str, params: tuple, fetch: str):
-        """Execute one statement on this thread's connection (autocommit) and fetch "one" or "all"."""
-        conn = self._connection()
-        cursor = None
-        try:
-            cursor = conn.execute(self._sql[name], params)
-            return cursor.fetchone() if fetch == "one" else cursor.fetchall()
-        except self._unavailable_errors as exc:
-            if self.engine.dialect.is_disconnect(exc, conn, cursor) or getattr(conn, "closed", False):
-                self._local.conn = None
-                _close_quietly(conn)
-                self._forget_connections()
-            raise DatabaseUnavailable(_short(exc)) from exc
-        finally:
-            if cursor is not None:
-                _close_quietly(cursor)
+        After an outage or a failover every connection opened before it is dead or on the wrong
+        server: each thread drops its own at its next use, before running a statement on it; the
+        pool is replaced now (connections checked out of the old one are closed when returned)."""
+        self._local.conn = None
+        _close_quietly(conn)
+        self._forget_connections()
+
+    def _forget_connections(self) -> None:
+        self._generation += 1
+        self.engine.dispose()
+
+    def _connect_failed(self, started: float, exc: Exception) -> None:
+        """A connection attempt failed. After a slow failure, stop trying on requests until the database answers."""
+        if time.monotonic() - started < SLOW_CONNECT_SECONDS:
+            return  # refused: trying again costs nothing, and the first attempt after the restart succeeds
+        if isinstance(exc, SATimeoutError):
+            return  # no free connection in this worker's pool: the database was not even asked
+        with self._unreachable_lock:
+            if self._unreachable:
+                return
+            self._unreachable = True
+        log.warning("database does not answer: requests needing a connection get 503 at once until it does")
+        threading.Thread(target=self._probe_until_reachable, name="database-probe", daemon=True).start()
+
+    def _probe_until_reachable(self) -> None:
+        while self._unreachable:
+            time.sleep(PROBE_INTERVAL_SECONDS)
+            if self._check() is None:
+                self._set_reachable()
+
+    def _set_reachable(self) -> None:
+        if self._unreachable:
+            self._unreachable = False
+            log.info("database answers again")
+
+    def _run(self, name: str, params: tuple, fetch: str, idempotent: bool):
+        """Execute one statement on this thread's connection (autocommit) and fetch "one" or "all".
+
+        A statement is sent at most twice, on two different connections, and a second time only when
+        running it twice cannot write twice:
+        - the server refused it as read-only (25006: a failover left this connection on a standby,
+          or the server is read-only): it did not run, so it is sent again on a new connection, which
+          target_session_attrs=read-write opens on a primary (or fails to open: 503);
+        - the connection broke and the statement is a read (idempotent).
+        A write whose connection broke after it was sent is not sent again: it may have committed
+        before the server went away (autocommit), so the client gets 503 and decides. A connection
+        that died while idle is not such a case: _connection() replaces it before anything is sent.
+        """
+        for attempt in (1, 2):
+            conn = self._connection()
+            cursor = None
+            try:
+                cursor = conn.execute(self._sql[name], params)
+                return cursor.fetchone() if fetch == "one" else cursor.fetchall()
+            except self._read_only_errors as exc:
+                self._drop(conn)
+                if attempt == 2:
+                    raise DatabaseUnavailable(f"database is read-only: {_short(exc)}") from exc
+                log.info("database refused a statement as read-only (25006): retrying on a new connection")
+            except self._unavailable_errors as exc:
+                broken = self.engine.dialect.is_disconnect(exc, conn, cursor) or getattr(conn, "closed", False)
+                if broken:
+                    self._drop(conn)
+                if not (broken and idempotent and attempt == 1):
+                    raise DatabaseUnavailable(_short(exc)) from exc
+                log.info("database connection broke during a read: retrying on a new connection")
+            finally:
+                if cursor is not None:
+                    _close_quietly(cursor)
 
     # -- schema ------------------------------------------------------------------------------
     def ensure_schema(self) -> bool:
@@ -229,6 +344,9 @@ class Database:
         with self._schema_lock:
             if self._schema_ready:
                 return True
+            if self._unreachable:
+                return False
+            started = time.monotonic()
             try:
                 # DDL in a transaction, unlike the autocommit request path.
                 with self.engine.execution_options(isolation_level=TRANSACTIONAL[self.backend]).begin() as conn:
@@ -241,6 +359,7 @@ class Database:
                         conn.execute(CreateIndex(index, if_not_exists=True))
             except SQLAlchemyError as exc:
                 log.warning("database schema not ready: %s", _short(exc))
+                self._connect_failed(started, exc)
                 return False
             self._schema_ready = True
             log.info("database schema ready", extra={"backend": self.backend})
@@ -253,9 +372,9 @@ class Database:
     # -- queries -----------------------------------------------------------------------------
     def add_comment(self, content_id: str, email: str, comment: str) -> dict:
         self._require_schema()
-        created_at = datetime.now(timezone.utc)
+        created_at = datetime.now(UTC)
         # One INSERT in autocommit mode: atomic on its own, so a failure never leaves half a write.
-        (new_id,) = self._run("insert", (content_id, email, comment, self._to_stored(created_at)), "one")
+        (new_id,) = self._run("insert", (content_id, email, comment, self._to_stored(created_at)), "one", False)
         return {"id": new_id, "created_at": _utc_iso(created_at)}
 
     def list_json(self, content_id: str, limit: int | None = None, offset: int = 0) -> str:
@@ -266,8 +385,8 @@ class Database:
         else:
             name, params = "page", (content_id, limit, offset)
         if self.backend == "postgresql":
-            return self._run(name, params, "one")[0]
-        rows = self._run(name, params, "all")
+            return self._run(name, params, "one", True)[0]
+        rows = self._run(name, params, "all", True)
         return json.dumps(
             [{"id": i, "email": e, "comment": c, "created_at": _sqlite_iso(t)} for i, e, c, t in rows],
             separators=(",", ":"),
@@ -275,17 +394,30 @@ class Database:
 
     def has_comments(self, content_id: str) -> bool:
         self._require_schema()
-        return self._run("any", (content_id,), "one") is not None
+        return self._run("any", (content_id,), "one", True) is not None
 
-    def ping(self) -> bool:
-        """True when the database answers and the schema is in place."""
+    def _check(self) -> str | None:
+        """None when the database answers and accepts writes, else what is wrong. One round trip on the pool."""
         try:
             with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                if self.backend != "postgresql":
+                    conn.execute(text("SELECT 1"))
+                elif conn.exec_driver_sql("SELECT current_setting('transaction_read_only')").scalar() == "on":
+                    # An old connection on a server that is now a standby: the next one goes elsewhere or fails.
+                    conn.invalidate()
+                    return "the server is read-only (a standby, or default_transaction_read_only)"
         except SQLAlchemyError as exc:
-            log.warning("database ping failed: %s", _short(exc))
+            return _short(exc)
+        return None
+
+    def ping(self) -> bool:
+        """True when the database answers, accepts writes and the schema is in place (/readyz)."""
+        problem = self._check()
+        if problem is not None:
+            log.warning("database ping failed: %s", problem)
             self._forget_connections()
             return False
+        self._set_reachable()
         return self.ensure_schema()
 
 

@@ -101,10 +101,10 @@ def _document(max_comment_length: int, max_page_size: int, max_body_bytes: int) 
             "/readyz": {
                 "get": {
                     "operationId": "readiness",
-                    "summary": "Readiness: the database answers and the schema is in place.",
+                    "summary": "Readiness: the database answers, accepts writes and the schema is in place.",
                     "responses": {
                         "200": _json("#/components/schemas/Health", "Ready."),
-                        "503": _json("#/components/schemas/Health", "The database is unreachable."),
+                        "503": _json("#/components/schemas/Health", "The database is unreachable or read-only."),
                     },
                 }
             },
