@@ -7,6 +7,12 @@ A role that installs a chart keeps its values in `templates/<chart>-values.yaml.
 and namespace are the role's `<role>_release_name` and `<role>_namespace`. `helm template` renders it for the pinned
 Kubernetes version, and the `*_problems` functions below list what a role expects of the result (empty when all is
 there), so the tests can also feed them renders that must fail.
+
+Not every chart can be rendered: $SHARED/charts holds some only as default values files, with no Chart.yaml or
+templates (kube-prometheus-stack, which the microk8s observability addon installs: see $SHARED/charts/README.md). Those
+are declared in kube_schemas.KEYS_ONLY_CHARTS, with the subcharts whose values files sit beside them; discovery keeps
+their uses apart (`keys_only_chart_uses`), test_manifests.py checks their values key by key, and test_charts.py checks
+that they really have no chart to render and that the role pins the version of the values files.
 """
 
 import collections
@@ -39,13 +45,31 @@ NOT_RESOURCES = {"APIGroup", "APIGroupList", "APIResourceList", "APIVersions", "
 
 
 def discover_chart_templates():
-    """Every `<chart>-values.yaml.j2` any role has, as (role, template, chart)."""
+    """Every `<chart>-values.yaml.j2` any role has, as (role, template, chart), rendered and keys-only charts alike."""
     found = []
     for role, template in rendering.discover_templates():
         match = kube_schemas.HELM_VALUES_TEMPLATE.match(Path(template).name)
         if match:
             found.append(ChartUse(role, template, match["chart"]))
     return found
+
+
+def rendered_chart_uses():
+    """The chart uses whose chart $SHARED/charts holds as a chart folder: test_charts.py renders these with Helm."""
+    return [use for use in discover_chart_templates() if use.chart not in kube_schemas.KEYS_ONLY_CHARTS]
+
+
+def keys_only_chart_uses():
+    """The chart uses of kube_schemas.KEYS_ONLY_CHARTS: only default values files to check the keys against."""
+    return [use for use in discover_chart_templates() if use.chart in kube_schemas.KEYS_ONLY_CHARTS]
+
+
+def keys_only_version(use, inventory=None):
+    """The version a role pins a keys-only chart at, its `<role>_<chart>_version` (the chart's dashes as underscores).
+
+    The chart is installed by something else (the microk8s addon), so it is not the role's `<role>_chart_version`.
+    """
+    return str(setting(use.role, "%s_%s_version" % (use.role, use.chart.replace("-", "_")), inventory))
 
 
 def _load_vars(path):
@@ -324,6 +348,64 @@ def ingress_problems(documents, names, gateway_replicas):
                 )
     if KONG_INGRESS_CLASS not in named(documents, "IngressClass"):
         problems.append("no IngressClass %s (every Ingress of the collection names it)" % KONG_INGRESS_CLASS)
+    if names.get("monitor_labels"):
+        problems += kong_service_monitor_problems(documents, names, names["monitor_labels"])
+    return problems
+
+
+def kong_service_monitor_problems(documents, names, labels):
+    """The chart's ServiceMonitor for the gateways, which Prometheus must select and which must reach their metrics.
+
+    In Kong's namespace (an object without one would land wherever Helm's kubeconfig points), carrying the monitor
+    labels of the observability role, selecting the proxy Service, and scraping the gateway container's status port
+    (where the global prometheus plugin serves /metrics).
+    """
+    monitors = [
+        d
+        for d in documents
+        if d.get("kind") == "ServiceMonitor" and d["metadata"]["name"] == names["gateway_deployment"]
+    ]
+    if len(monitors) != 1:
+        return [
+            "no ServiceMonitor %s, with kong_service_monitor_labels %s (ServiceMonitors: %s)"
+            % (names["gateway_deployment"], labels, sorted(named(documents, "ServiceMonitor")))
+        ]
+    monitor, problems = monitors[0], []
+    if monitor["metadata"].get("namespace") != names["namespace"]:
+        problems.append(
+            "ServiceMonitor %s is in namespace %s, not %s"
+            % (names["gateway_deployment"], monitor["metadata"].get("namespace"), names["namespace"])
+        )
+    have = monitor["metadata"].get("labels") or {}
+    missing = {k: v for k, v in labels.items() if have.get(k) != v}
+    if missing:
+        problems.append(
+            "ServiceMonitor %s lacks the monitor labels %s, which Prometheus selects by"
+            % (names["gateway_deployment"], missing)
+        )
+    spec = monitor["spec"]
+    proxy = named(documents, "Service").get(names["proxy_service"])
+    if proxy is None or not _selects(spec.get("selector"), proxy["metadata"].get("labels") or {}):
+        problems.append(
+            "ServiceMonitor %s does not select the proxy Service %s"
+            % (names["gateway_deployment"], names["proxy_service"])
+        )
+    if (spec.get("namespaceSelector") or {}).get("matchNames") != [names["namespace"]]:
+        problems.append(
+            "ServiceMonitor %s does not look in namespace %s only" % (names["gateway_deployment"], names["namespace"])
+        )
+    gateway = named(documents, "Deployment").get(names["gateway_deployment"])
+    ports = {
+        port.get("name")
+        for container in (_pod_spec(gateway).get("containers", []) if gateway else [])
+        for port in container.get("ports", [])
+    }
+    scraped = [endpoint.get("targetPort") or endpoint.get("port") for endpoint in spec.get("endpoints", [])]
+    if "status" not in scraped or "status" not in ports:
+        problems.append(
+            "ServiceMonitor %s scrapes %s, the gateway pods have the ports %s: the status port must be both"
+            % (names["gateway_deployment"], scraped, sorted(p for p in ports if p))
+        )
     return problems
 
 
@@ -395,6 +477,17 @@ CONTRACT_NAMES = {
             "app.kubernetes.io/instance": "cnpg",
         },
     },
+    # Issue 8's contract: the addon's namespace, release and chart version, the labels the monitors carry and the
+    # OTLP endpoint the app is given.
+    "observability": {
+        "observability_namespace": "observability",
+        "observability_kube_prometheus_stack_release": "kube-prom-stack",
+        "observability_kube_prometheus_stack_version": "77.6.2",
+        "observability_loki_stack_version": "2.10.3",
+        "observability_tempo_version": "1.24.1",
+        "observability_monitor_labels": {"release": "kube-prom-stack"},
+        "observability_otlp_endpoint": "http://tempo.observability.svc:4318",
+    },
     "metallb": {
         "metallb_namespace": "metallb-system",
         "metallb_controller_deployment": "metallb-controller",
@@ -408,8 +501,13 @@ def role_problems(use, documents, inventory, crds):
     if use.chart == "ingress":
         names = {
             key: setting(use.role, "kong_" + key, inventory)
-            for key in ("proxy_service", "controller_deployment", "gateway_deployment", "release_name")
+            for key in ("proxy_service", "controller_deployment", "gateway_deployment", "release_name", "namespace")
         }
+        # kong_service_monitor_labels defaults to the observability role's fact: that role's labels, unless the
+        # inventory sets the kong variable itself.
+        names["monitor_labels"] = (inventory_group_vars(inventory) if inventory else {}).get(
+            "kong_service_monitor_labels", setting("observability", "observability_monitor_labels", inventory)
+        )
         return ingress_problems(documents, names, int(setting(use.role, "kong_gateway_replicas", inventory)))
     if use.chart == "cloudnative-pg":
         return cloudnative_pg_problems(

@@ -237,6 +237,30 @@ def chart_values_file(template_name, charts_root):
 UNLISTED_VALUES = {
     # templates/_helpers.tpl "kong.service" renders every service block, and writes its .externalTrafficPolicy.
     "kong": {"proxy": {"externalTrafficPolicy": None}},
+    # templates/configmap.yaml writes every section and key of `grafana.ini` into Grafana's own grafana.ini; the
+    # chart lists a few. serve_from_sub_path is Grafana's [server] setting (Grafana's "Configure Grafana" docs).
+    "grafana": {"grafana.ini": {"server": {"serve_from_sub_path": None}}},
+}
+
+# Maps a chart documents only with a commented example (`# labels:` then `#   foo: bar`), but renders as they are
+# (toYaml), so any key goes under them: without this, the example's key would be taken for the only one allowed.
+FREE_FORM_VALUES = {
+    # templates/servicemonitor.yaml: `{{ toYaml .Values.serviceMonitor.labels }}` under the ServiceMonitor's labels.
+    "kong": [("serviceMonitor", "labels")],
+}
+
+# Charts that $SHARED/charts holds only as default values files (`<chart>-<version>-values.yaml`), not as charts: no
+# Chart.yaml, no templates, nothing Helm can render. Their values templates are checked key by key only
+# (tests/manifests test_charts.py renders every other chart). For each version, the subcharts its Chart.yaml declares
+# whose values file sits beside it: the keys under that alias are checked against the subchart's values, with the
+# parent's defaults for it laid over, as for a chart folder's packaged dependencies. A subchart without a values file
+# there (kube-state-metrics ...) is checked against the parent's defaults for it only.
+KEYS_ONLY_CHARTS = {
+    "kube-prometheus-stack": {
+        # kube-prometheus-stack 77.6.2's Chart.yaml: dependency grafana 9.4.5 (condition grafana.enabled, on by
+        # default).
+        "77.6.2": {"grafana": ("grafana", "9.4.5")},
+    },
 }
 
 VALUES_LINE = re.compile(r"^(?P<indent> *)(?P<comment># ?)?(?P<inner> *)(?P<key>[A-Za-z_][A-Za-z0-9_.-]*):(\s|$)")
@@ -272,12 +296,49 @@ def _add_missing(reference, extra):
 
 
 def documented_values(text, chart_name=None):
-    """The defaults of a values.yaml, plus the keys it documents in comments and the chart's UNLISTED_VALUES."""
+    """The defaults of a values.yaml, plus the keys it documents in comments and the chart's UNLISTED_VALUES.
+
+    The chart's FREE_FORM_VALUES become empty maps, which take any key.
+    """
     values = yaml.safe_load(text) or {}
     if not isinstance(values, dict):
         return values
     _add_missing(values, commented_keys(text))
-    return _add_missing(values, copy.deepcopy(UNLISTED_VALUES.get(chart_name, {})))
+    _add_missing(values, copy.deepcopy(UNLISTED_VALUES.get(chart_name, {})))
+    for path in FREE_FORM_VALUES.get(chart_name, []):
+        node = values
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = {}
+    return values
+
+
+LOOSE_VALUES_FILE = re.compile(r"^(?P<chart>[a-z0-9-]+?)-(?P<version>[0-9][^/]*?)-values\.yaml$")
+
+
+def keys_only_values_tree(upstream_path):
+    """The defaults of a keys-only chart's loose values file, with its subcharts' values under their aliases.
+
+    The chart and its version come from the file name (`kube-prometheus-stack-77.6.2-values.yaml`); a chart or version
+    that KEYS_ONLY_CHARTS does not declare is an error, as is a declared subchart whose values file is missing.
+    """
+    upstream_path = Path(upstream_path)
+    name = LOOSE_VALUES_FILE.match(upstream_path.name)
+    if not name or name["version"] not in KEYS_ONLY_CHARTS.get(name["chart"], {}):
+        raise ValueError(
+            "%s is not the values file of a chart version that KEYS_ONLY_CHARTS declares (%s)"
+            % (upstream_path.name, {chart: sorted(versions) for chart, versions in KEYS_ONLY_CHARTS.items()})
+        )
+    values = documented_values(upstream_path.read_text(), name["chart"])
+    for alias, (subchart, version) in KEYS_ONLY_CHARTS[name["chart"]][name["version"]].items():
+        sub_path = upstream_path.with_name("%s-%s-values.yaml" % (subchart, version))
+        if not sub_path.is_file():
+            raise ValueError(
+                "%s %s declares the subchart %s %s, but %s is missing"
+                % (name["chart"], name["version"], subchart, version, sub_path)
+            )
+        values[alias] = _merge_reference(documented_values(sub_path.read_text(), subchart), values.get(alias) or {})
+    return values
 
 
 def _merge_reference(base, override):
@@ -343,15 +404,19 @@ def chart_values_tree(chart_dir):
 def validate_helm_values(text, upstream_path):
     """Problems in rendered Helm values: must be a map whose keys all exist in the chart's values.
 
-    upstream_path is a loose values file, or the values.yaml of a chart folder, whose dependencies are followed.
+    upstream_path is a loose values file, or the values.yaml of a chart folder, whose dependencies are followed; a
+    keys-only chart's loose file (KEYS_ONLY_CHARTS) brings the values files of its declared subcharts.
     A key counts as existing when values.yaml sets it, or lists it commented out at that place.
     """
     values = yaml.safe_load(text)
     if not isinstance(values, dict):
         return ["rendered values are a %s, not a map" % type(values).__name__]
     upstream_path = Path(upstream_path)
+    loose = LOOSE_VALUES_FILE.match(upstream_path.name)
     if upstream_path.name == "values.yaml" and (upstream_path.parent / "Chart.yaml").is_file():
         upstream = chart_values_tree(upstream_path.parent)
+    elif loose and loose["chart"] in KEYS_ONLY_CHARTS:
+        upstream = keys_only_values_tree(upstream_path)
     else:
-        upstream = documented_values(upstream_path.read_text())
+        upstream = documented_values(upstream_path.read_text(), loose["chart"] if loose else None)
     return unknown_values_keys(values, upstream)

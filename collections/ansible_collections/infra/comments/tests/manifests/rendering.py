@@ -3,8 +3,8 @@
 """Render every role template the way the role would, with Ansible itself.
 
 For each inventory, one ansible-playbook run on localhost renders every `roles/*/templates/**/*.j2`. Each role is
-stood in for by a throwaway role whose defaults/, vars/, templates/ and meta/argument_specs.yml are the real ones
-(symlinks), so variable precedence is exactly the role's: role defaults < inventory group_vars < role vars. The
+stood in for by a throwaway role whose defaults/, vars/, templates/, files/ and meta/argument_specs.yml are the real
+ones (symlinks), so variable precedence is exactly the role's: role defaults < inventory group_vars < role vars. The
 throwaway role also runs the real role's argument validation and its `tasks/validate.yml` when it has one, so a
 template is only rendered from values the role itself would accept.
 """
@@ -56,7 +56,8 @@ def _link(target, link):
 def _stand_in_role(work, role, templates, out_dir):
     real = ROLES_DIR / role
     stand_in = work / "roles" / ("render_" + role)
-    for part in ("defaults", "vars", "templates", "meta/argument_specs.yml"):
+    # files/ too: templates read the role's own files (the observability role's dashboards and alert rules).
+    for part in ("defaults", "vars", "templates", "files", "meta/argument_specs.yml"):
         _link(real / part, stand_in / part)
     tasks = []
     if (real / "tasks" / "validate.yml").is_file():

@@ -7,6 +7,11 @@ role's own precedence), the chart is `$SHARED/charts/<chart>-<role>_chart_versio
 namespace are the role's. Every document must be valid for the pinned Kubernetes (custom resources against
 $SHARED/crds, strictly), and each chart must give what its role relies on. The negative tests change one value on
 top of the role's and check that the matching assertion fails, so none of them can pass by accident.
+
+A keys-only chart (kube_schemas.KEYS_ONLY_CHARTS: kube-prometheus-stack, which the microk8s observability addon
+installs) has no chart in $SHARED to render; its values are checked key by key in test_manifests.py, against its
+values file and its subcharts'. The tests here make sure that is so: no chart folder that should be rendered instead,
+the role's pin equal to the values files' version, and a misspelt key caught, at the top and under a subchart.
 """
 
 import copy
@@ -18,9 +23,11 @@ import charts
 import kube_schemas
 import rendering
 
-CHART_USES = charts.discover_chart_templates()
+CHART_USES = charts.rendered_chart_uses()
+KEYS_ONLY_USES = charts.keys_only_chart_uses()
 INVENTORIES = rendering.discover_inventories()
 USE_IDS = ["%s/%s" % (use.role, use.chart) for use in CHART_USES]
+KEYS_ONLY_IDS = ["%s/%s" % (use.role, use.chart) for use in KEYS_ONLY_USES]
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +67,44 @@ def test_discovery_finds_every_chart_the_roles_install():
     assert {("metallb", "metallb"), ("kong", "ingress"), ("cloudnative_pg", "cloudnative-pg")} <= {
         (use.role, use.chart) for use in CHART_USES
     }, CHART_USES
+    assert {(use.role, use.chart) for use in KEYS_ONLY_USES} == {("observability", "kube-prometheus-stack")}
+    assert set(CHART_USES) | set(KEYS_ONLY_USES) == set(charts.discover_chart_templates())
+
+
+@pytest.mark.parametrize("use", KEYS_ONLY_USES, ids=KEYS_ONLY_IDS)
+def test_a_keys_only_chart_has_only_values_files_in_shared_at_the_role_pin(use, shared_dir):
+    """Keys-only is a fact about the test data, not a way out: a chart folder to render must be rendered instead."""
+    version = charts.keys_only_version(use)
+    root = shared_dir / "charts"
+    folders = sorted(p.parent.name for p in root.glob("%s-[0-9]*/Chart.yaml" % use.chart))
+    assert folders == [], "$SHARED/charts has %s: render that chart (drop %s from kube_schemas.KEYS_ONLY_CHARTS)" % (
+        folders,
+        use.chart,
+    )
+    values = kube_schemas.chart_values_file(use.template, root)
+    assert values.name == "%s-%s-values.yaml" % (use.chart, version), (values, version)
+    declared = kube_schemas.KEYS_ONLY_CHARTS[use.chart]
+    assert version in declared, "KEYS_ONLY_CHARTS has no subcharts for %s %s" % (use.chart, version)
+    for subchart, subchart_version in declared[version].values():
+        assert values.with_name("%s-%s-values.yaml" % (subchart, subchart_version)).is_file()
+
+
+@pytest.mark.parametrize("use", KEYS_ONLY_USES, ids=KEYS_ONLY_IDS)
+def test_a_misspelt_key_in_keys_only_values_fails_at_the_top_and_under_a_subchart(use, rendered, shared_dir):
+    text = (rendered(INVENTORIES[0]) / use.role / use.template[: -len(".j2")]).read_text()
+    upstream = kube_schemas.chart_values_file(use.template, shared_dir / "charts")
+    assert kube_schemas.validate_helm_values(text, upstream) == []
+    for alias in [None] + sorted(kube_schemas.KEYS_ONLY_CHARTS[use.chart][charts.keys_only_version(use)]):
+        values = yaml.safe_load(text)
+        node = values if alias is None else values[alias]
+        *parents, leaf = _first_leaf(node)
+        for key in parents:
+            node = node[key]
+        node[leaf + "x"] = node.pop(leaf)
+        misspelt = ".".join(([alias] if alias else []) + parents + [leaf + "x"])
+        assert kube_schemas.validate_helm_values(yaml.safe_dump(values), upstream) == [
+            "%s is not a key of the chart's values" % misspelt
+        ]
 
 
 @pytest.mark.parametrize("inventory", INVENTORIES)
@@ -161,6 +206,10 @@ BROKEN = [
     ),
     ("ingress", {"controller": {"ingressController": {"ingressClass": "other"}}}, "no IngressClass kong"),
     ("ingress", {"controller": {"enabled": False}}, "no Deployment kong-controller"),
+    ("ingress", {"gateway": {"serviceMonitor": {"enabled": False}}}, "no ServiceMonitor kong-gateway"),
+    ("ingress", {"gateway": {"serviceMonitor": {"labels": {"release": "other"}}}}, "lacks the monitor labels"),
+    ("ingress", {"gateway": {"serviceMonitor": {"namespace": "monitoring"}}}, "is in namespace monitoring, not kong"),
+    ("ingress", {"gateway": {"status": {"enabled": False}}}, "the status port must be both"),
     ("cloudnative-pg", {"crds": {"create": False}}, "the chart renders 0 postgresql.cnpg.io CRDs"),
     ("cloudnative-pg", {"fullnameOverride": "operator"}, "no Deployment cnpg-cloudnative-pg"),
     ("cloudnative-pg", {"service": {"name": "webhook"}}, "no Service cnpg-webhook-service"),

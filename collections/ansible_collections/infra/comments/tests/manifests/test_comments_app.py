@@ -18,13 +18,25 @@ APP = "comments-api"
 APP_LABELS = {"app.kubernetes.io/name": APP}
 DB_LABELS = {"cnpg.io/cluster": "comments-db"}
 DEFAULTS = yaml.safe_load((rendering.ROLES_DIR / ROLE / "defaults" / "main.yml").read_text())
+# What the observability role publishes (its defaults and constants), which this role's monitor labels and OTLP
+# endpoint default to.
+OBSERVABILITY_DEFAULTS = yaml.safe_load((rendering.ROLES_DIR / "observability" / "defaults" / "main.yml").read_text())
+# Prometheus' pods, as the NetworkPolicies must admit them (prometheus-operator's pod labels, namespace of the addon).
+PROMETHEUS_PEER = ("observability", frozenset({("app.kubernetes.io/name", "prometheus")}))
 # The app's own GRACEFUL_TIMEOUT default (app/README.md), used when the Deployment does not set it.
 APP_GRACEFUL_TIMEOUT_DEFAULT = 30
 
 
 def documents(folder):
     found = []
-    for name in ("namespace.yaml", "network-policies.yaml", "database.yaml", "app.yaml", "ingress.yaml"):
+    for name in (
+        "namespace.yaml",
+        "network-policies.yaml",
+        "database.yaml",
+        "app.yaml",
+        "ingress.yaml",
+        "monitors.yaml",
+    ):
         found.extend(kube_schemas.load_documents((folder / ROLE / name).read_text()))
     return found
 
@@ -343,3 +355,57 @@ def test_a_published_image_is_pulled_and_nothing_is_built(tmp_path_factory):
     assert container["imagePullPolicy"] == "IfNotPresent"
     labels = one(docs, "Deployment", APP)["spec"]["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/version"] == "ab" * 6
+
+
+# --- Monitors and tracing (interface contract of issue 8) ---
+
+
+def test_service_monitor_scrapes_the_app_metrics_through_its_service(docs):
+    monitor = one(docs, "ServiceMonitor", APP)
+    service = one(docs, "Service", APP)
+    assert OBSERVABILITY_DEFAULTS["observability_monitor_labels"].items() <= monitor["metadata"]["labels"].items()
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["comments"]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    # A ServiceMonitor's port is a Service port name; job="comments-api" is the Service's name (no jobLabel).
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert "jobLabel" not in monitor["spec"] and service["metadata"]["name"] == "comments-api"
+
+
+def test_pod_monitor_scrapes_each_instance_with_cluster_and_role(docs):
+    monitor = one(docs, "PodMonitor", "comments-db")
+    assert OBSERVABILITY_DEFAULTS["observability_monitor_labels"].items() <= monitor["metadata"]["labels"].items()
+    assert monitor["spec"]["selector"]["matchLabels"] == {
+        "cnpg.io/cluster": "comments-db",
+        "cnpg.io/podRole": "instance",
+    }
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    # CloudNativePG names the exporter's container port `metrics` (9187).
+    assert endpoint["port"] == "metrics"
+    relabel = {r["targetLabel"]: r["sourceLabels"] for r in endpoint["relabelings"]}
+    assert relabel == {
+        "cluster": ["__meta_kubernetes_pod_label_cnpg_io_cluster"],
+        "role": ["__meta_kubernetes_pod_label_cnpg_io_instanceRole"],
+    }
+    assert all(r.get("action", "replace") == "replace" for r in endpoint["relabelings"])
+
+
+def test_network_policies_admit_prometheus_to_both_scraped_ports(docs, container):
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy" and d["spec"]["podSelector"] != {}]
+    flows = admitted_flows(policies)
+    service = one(docs, "Service", APP)
+    [http] = [p for p in service["spec"]["ports"] if p["name"] == "http"]
+    app_port = {p["name"]: p["containerPort"] for p in container["ports"]}[http["targetPort"]]
+    for pods, port in ((APP_LABELS, app_port), (DB_LABELS, 9187)):
+        assert any(
+            selected == frozenset(pods.items()) and (namespace, peer) == PROMETHEUS_PEER and port in ports
+            for selected, namespace, peer, ports in flows
+        ), (pods, port)
+
+
+def test_traces_go_to_the_observability_roles_endpoint(container):
+    env = env_of(container)
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://tempo.observability.svc:4318"
+    assert env["OTEL_SERVICE_NAME"]["value"] == APP
