@@ -15,11 +15,12 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _unstorable_re = re.compile("[\x00\ud800-\udfff]")
 # The common address, checked in about 1 us instead of email_validator's 80 us: a strict subset
 # of what email_validator accepts (tests/test_email_fast_path.py checks that on generated
-# addresses, again at each upgrade of email-validator). Local part: dot-separated runs of letters, digits, "_", "+", "-", at most 64
-# characters. Domain: at least two labels of letters and digits joined by single hyphens (no "--",
-# which IDNA treats specially), each at most 63 characters, the last one letters only. Anything
-# else, and domains under a special-use name (".test", ".local", ...), goes to email_validator,
-# which alone decides and words the error message.
+# addresses, again at each upgrade of email-validator). Local part: dot-separated runs of
+# letters, digits, "_", "+", "-", at most 64 characters. Domain: at least two labels of
+# letters and digits joined by single hyphens (no "--", which IDNA treats specially), each at
+# most 63 characters, the last one letters only. Anything else, and domains under a
+# special-use name (".test", ".local", ...), goes to email_validator, which alone decides and
+# words the error message.
 _common_email_re = re.compile(
     r"(?=[^@]{1,64}@)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
     r"@(?:(?=[A-Za-z0-9-]{1,63}\.)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.)+[A-Za-z]{2,63}"
