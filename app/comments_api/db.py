@@ -397,18 +397,23 @@ class Database:
         return self._run("any", (content_id,), "one", True) is not None
 
     def _check(self) -> str | None:
-        """None when the database answers and accepts writes, else what is wrong. One round trip on the pool."""
+        """None when the database answers and accepts writes, else what is wrong. A round trip on the pool."""
         try:
-            with self.engine.connect() as conn:
-                if self.backend != "postgresql":
-                    conn.execute(text("SELECT 1"))
-                elif conn.exec_driver_sql("SELECT current_setting('transaction_read_only')").scalar() == "on":
-                    # An old connection on a server that is now a standby: the next one goes elsewhere or fails.
+            for _ in range(2):
+                with self.engine.connect() as conn:
+                    if self.backend != "postgresql":
+                        conn.execute(text("SELECT 1"))
+                        return None
+                    if conn.exec_driver_sql("SELECT current_setting('transaction_read_only')").scalar() == "off":
+                        return None
                     conn.invalidate()
-                    return "the server is read-only (a standby, or default_transaction_read_only)"
+                # A server that is now a standby (a failover) or read-only: every connection opened
+                # before is on it too. The pool and the threads replace theirs, and the new ones
+                # (read-write, see make_engine) land on the primary or fail.
+                self._forget_connections()
         except SQLAlchemyError as exc:
             return _short(exc)
-        return None
+        return "the server is read-only (a standby, or default_transaction_read_only)"
 
     def ping(self) -> bool:
         """True when the database answers, accepts writes and the schema is in place (/readyz)."""

@@ -2,9 +2,9 @@
 
 The restart and failover tests run two app instances (2 workers x 4 threads each) on one database,
 make every request thread hold a connection, break PostgreSQL for real (pg_ctl stop -m fast or
--m immediate and start, the server made read-only and back, a standby promoted), wait for /readyz
-200 on both instances, then send concurrent writes and reads over both: every one must succeed,
-and every acknowledged write must be in the database exactly once. The outage tests check that
+-m immediate and start, the server made read-only and back, a standby promoted), check that
+/readyz answers 200 on both instances at once, then send concurrent writes and reads over both:
+every one must succeed, and every acknowledged write must be in the database exactly once. The outage tests check that
 requests keep failing fast while it is down, and a proxy between the app and PostgreSQL counts
 what the app sends, to prove that no request pays an extra round trip for all this.
 """
@@ -109,6 +109,8 @@ def warm_every_thread(servers, url: str, content_id: str) -> None:
         return request_threads_holding_a_connection(url) >= expected
 
     wait_until(burst_then_count, 60, f"all {expected} request threads to hold a connection", interval=0)
+    # /readyz keeps a connection in each worker's pool too: after the break it must not trip on it.
+    assert_ready_at_once(servers)
 
 
 def readyz(server) -> int:
@@ -117,6 +119,12 @@ def readyz(server) -> int:
 
 def wait_ready(servers) -> None:
     wait_until(lambda: all(readyz(server) == 200 for server in servers), 60, "/readyz 200 on both instances")
+
+
+def assert_ready_at_once(servers) -> None:
+    """/readyz is 200 from its first call on: its pool replaced the dead connection (or left the standby) itself."""
+    answers = [readyz(server) for server in servers for _ in range(2 * WORKERS)]
+    assert answers == [200] * len(answers), (answers, logs(servers))
 
 
 def concurrent_writes_and_reads(servers, content_id: str, count: int = 64) -> list[int]:
@@ -166,7 +174,7 @@ def test_no_request_fails_once_postgresql_is_back_after_a_restart(pg, start_serv
     # fast: every backend sends FATAL 57P01 and closes; immediate: they just go (a crash, as far as clients know).
     pg_ctl(pg, "-m", mode, "-w", "stop")
     pg.start()
-    wait_ready(servers)
+    assert_ready_at_once(servers)
 
     acknowledged = concurrent_writes_and_reads(servers, content_id)
     assert_stored_exactly_once(url, content_id, acknowledged)
@@ -187,7 +195,7 @@ def test_no_request_fails_once_a_read_only_postgresql_accepts_writes_again(pg, s
         wait_until(lambda: all(readyz(server) == 503 for server in servers), 30, "/readyz 503 on a read-only server")
     finally:
         set_read_only(pg.url(), False)
-    wait_ready(servers)
+    assert_ready_at_once(servers)
 
     acknowledged = concurrent_writes_and_reads(servers, content_id)
     assert_stored_exactly_once(url, content_id, acknowledged)
@@ -237,9 +245,14 @@ def test_no_request_fails_after_a_failover_to_a_promoted_standby(primary_and_sta
     # would once it is brought back as a standby. The app's connections all sit on the old one.
     pg_ctl(standby, "-w", "promote")
     set_read_only(primary.url(), True)
-    wait_ready(servers)
 
+    # Before any /readyz: each write on an old connection is refused (25006), so it is sent again on a
+    # new connection, which libpq opens on the new primary; reads may still be answered by the old one.
     acknowledged = concurrent_writes_and_reads(servers, content_id)
+    assert any("refused a statement as read-only" in server.log(tail=None) for server in servers)
+    # Then as a load balancer sees it: ready at once, and everything goes to the new primary.
+    assert_ready_at_once(servers)
+    acknowledged += concurrent_writes_and_reads(servers, content_id)
     assert_stored_exactly_once(on_standby, content_id, acknowledged)
 
 
