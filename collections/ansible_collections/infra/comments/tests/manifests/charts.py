@@ -394,6 +394,14 @@ def kong_service_monitor_problems(documents, names, labels):
         problems.append(
             "ServiceMonitor %s does not look in namespace %s only" % (names["gateway_deployment"], names["namespace"])
         )
+    # Kong's metrics carry their own `service` label (the Kong service); without honorLabels the operator's target
+    # label `service` (the proxy Service) replaces it and Kong's becomes `exported_service`, which the Gateway
+    # dashboard and the 5xx alert do not read.
+    if not all(endpoint.get("honorLabels") for endpoint in spec.get("endpoints", [])):
+        problems.append(
+            "ServiceMonitor %s does not honour the scraped labels (honorLabels): Kong's per-service `service` label "
+            "would become exported_service" % names["gateway_deployment"]
+        )
     gateway = named(documents, "Deployment").get(names["gateway_deployment"])
     ports = {
         port.get("name")

@@ -210,6 +210,7 @@ BROKEN = [
     ("ingress", {"gateway": {"serviceMonitor": {"labels": {"release": "other"}}}}, "lacks the monitor labels"),
     ("ingress", {"gateway": {"serviceMonitor": {"namespace": "monitoring"}}}, "is in namespace monitoring, not kong"),
     ("ingress", {"gateway": {"status": {"enabled": False}}}, "the status port must be both"),
+    ("ingress", {"gateway": {"serviceMonitor": {"honorLabels": False}}}, "does not honour the scraped labels"),
     ("cloudnative-pg", {"crds": {"create": False}}, "the chart renders 0 postgresql.cnpg.io CRDs"),
     ("cloudnative-pg", {"fullnameOverride": "operator"}, "no Deployment cnpg-cloudnative-pg"),
     ("cloudnative-pg", {"service": {"name": "webhook"}}, "no Service cnpg-webhook-service"),

@@ -34,7 +34,7 @@ class Query:
 
 
 def _no_duplicate_keys(pairs):
-    keys = [key for key, _ in pairs]
+    keys = [key for key, _value in pairs]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
         raise ValueError(f"duplicate keys {duplicates}")
@@ -129,7 +129,7 @@ def dashboard_queries(name: str, dashboard: dict) -> list[Query]:
             queries.append(Query(where, language, target["expr"], values))
     for variable in dashboard.get("templating", {}).get("list", []):
         if variable["type"] == "query":
-            selector, _ = label_values_parts(variable_query(variable))
+            selector, _label = label_values_parts(variable_query(variable))
             if selector:
                 queries.append(Query(f"{name}: variable {variable['name']}", "series", selector, values))
     return queries

@@ -152,7 +152,7 @@ def synced(stack):
 
 
 def test_the_burst_had_errors_and_prometheus_counted_every_answer(synced):
-    statuses = {status for _, status in synced["tally"]}
+    statuses = {status for _route, status in synced["tally"]}
     assert {"200", "400", "404", "503"} <= statuses, synced["tally"]
 
 
@@ -176,14 +176,14 @@ DASHBOARD_APP_QUERIES = [
     if q.language == "promql" and app_only(analyse(substitute(q)).names)
 ]
 ALERT_APP_EXPRESSIONS = [
-    (name, rule["expr"]) for name, (_, rule) in sorted(alerts().items()) if app_only(analyse(rule["expr"]).names)
+    (name, rule["expr"]) for name, (_path, rule) in sorted(alerts().items()) if app_only(analyse(rule["expr"]).names)
 ]
 
 
 def test_there_are_app_queries_to_evaluate():
     # The Comments API dashboard reads the app's metrics in most panels, and the latency alert does.
     assert len(DASHBOARD_APP_QUERIES) >= 8, [q.where for q in DASHBOARD_APP_QUERIES]
-    assert [name for name, _ in ALERT_APP_EXPRESSIONS] == ["CommentsApiHighLatency"]
+    assert [name for name, _expr in ALERT_APP_EXPRESSIONS] == ["CommentsApiHighLatency"]
 
 
 def assert_has_data(prometheus: PrometheusServer, expr: str, where: str) -> None:
@@ -197,7 +197,7 @@ def test_dashboard_query_returns_data(synced, query):
     assert_has_data(synced["prometheus"], substitute(query, rate_interval=RATE_INTERVAL), query.where)
 
 
-@pytest.mark.parametrize(("name", "expr"), ALERT_APP_EXPRESSIONS, ids=[n for n, _ in ALERT_APP_EXPRESSIONS])
+@pytest.mark.parametrize(("name", "expr"), ALERT_APP_EXPRESSIONS, ids=[n for n, _expr in ALERT_APP_EXPRESSIONS])
 def test_alert_expression_sees_data(synced, name, expr):
     prometheus = synced["prometheus"]
     prometheus.query(expr)  # the whole expression evaluates (whether it fires depends on the machine's speed)
@@ -216,7 +216,7 @@ def test_alert_expression_sees_data(synced, name, expr):
     ids=lambda nv: f"{nv[0]}: variable {nv[1]['name']}",
 )
 def test_variable_offers_its_default(synced, variable):
-    _, definition = variable
+    _name, definition = variable
     selector, label = label_values_parts(variable_query(definition))
     series = synced["prometheus"].api("series", **{"match[]": selector})
     assert definition["current"]["value"] in {s.get(label) for s in series}, series[:3]
@@ -224,7 +224,7 @@ def test_variable_offers_its_default(synced, variable):
 
 def test_every_rule_loads_and_evaluates(synced):
     prometheus = synced["prometheus"]
-    expected = {name for name in alerts()}
+    expected = set(alerts())
 
     def evaluated():
         rules = [rule for group in prometheus.api("rules")["groups"] for rule in group["rules"]]

@@ -109,7 +109,7 @@ def test_rule_expressions_suit_prometheus_2_and_3(path):
 # -- the unit tests have teeth --------------------------------------------------------------------------------
 def _mutated_run(promtool, tmp_path, alert_name, expr, kind) -> subprocess.CompletedProcess:
     """promtool test rules on `alert_name`'s `kind` cases only, against its rule file with `expr` in its place."""
-    path, _ = alerts()[alert_name]
+    path, _rule = alerts()[alert_name]
     document = yaml.safe_load(path.read_text())
     for group in document["groups"]:
         for rule in group["rules"]:
@@ -150,7 +150,7 @@ def test_firing_cases_fail_against_an_alert_that_never_fires(promtool, tmp_path,
 
 @pytest.mark.parametrize("name", sorted(alerts()))
 def test_quiet_cases_fail_against_the_alert_without_its_threshold(promtool, tmp_path, name):
-    _, rule = alerts()[name]
+    _path, rule = alerts()[name]
     unthresholded = " or ".join(f"({part})" for part in value_parts(rule["expr"]))
     result = _mutated_run(promtool, tmp_path, name, unthresholded, "quiet")
     assert result.returncode != 0, f"{name}'s quiet cases pass even when it fires on any data:\n{result.stdout}"
@@ -160,6 +160,6 @@ def test_quiet_cases_fail_against_the_alert_without_its_threshold(promtool, tmp_
 @pytest.mark.parametrize("name", sorted(alerts()))
 def test_the_selected_cases_pass_with_the_alert_as_written(promtool, tmp_path, name, kind):
     """The two tests above fail for the mutation, not because the cut-down test files are broken."""
-    _, rule = alerts()[name]
+    _path, rule = alerts()[name]
     result = _mutated_run(promtool, tmp_path, name, rule["expr"], kind)
     assert result.returncode == 0, result.stdout + result.stderr
