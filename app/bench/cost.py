@@ -46,6 +46,23 @@ def cpu_us(fn, calls: int, blocks: int = 5) -> float:
     return best * 1e6
 
 
+def python_calls(fn) -> int:
+    """Python and C function calls one call of fn() makes: exact, whatever the machine's load."""
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count - 1  # the setprofile(None) call itself
+
+
 def wsgi_call(app, method: str, path: str, body: dict | None = None, expect: int = 200):
     """A function making the WSGI call gunicorn makes for this request and reading the answer; tried once here."""
     raw = json.dumps(body).encode() if body is not None else b""
@@ -208,7 +225,10 @@ def measure(urls: dict, calls: int, app_only: bool = False) -> list[dict]:
                 wsgi_call(peer_app, "POST", POST_PATH, POST_BODY),
             ),
         ]
-    return [{"method": m, "key": k, "layer": text, "us": cpu_us(fn, calls)} for m, k, text, fn in layers]
+    return [
+        {"method": m, "key": k, "layer": text, "us": cpu_us(fn, calls), "python_calls": python_calls(fn)}
+        for m, k, text, fn in layers
+    ]
 
 
 def main(argv=None) -> int:

@@ -46,7 +46,14 @@ def run_wrk(
         url + path,
     ]
     env = dict(os.environ, BENCH_METHOD=method, BENCH_PATH=path, BENCH_POST_CONTENT=str(post_content))
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        # Seen once on a loaded machine, with no output to say why: one more try, said aloud.
+        print(f"  wrk exited with {done.returncode} ({(done.stdout + done.stderr).strip()[:300]!r}); again", flush=True)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"wrk {method} {url + path} exited with {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    out = done.stdout
     match = re.search(r"^WRK_JSON (\{.*\})$", out, re.M)
     if not match:
         raise BenchError(f"could not parse wrk's output:\n{out}")

@@ -38,6 +38,8 @@ VENV_BIN = Path(sys.executable).parent
 # A measurement in which one gunicorn worker holds none of wrk's connections is taken again, up
 # to this many times in all (see the note written into BENCHMARKS.md).
 ATTEMPTS = 3
+# Runs of each app tree for the tracing-off comparison.
+TRACING_RUNS = 4
 ALL = ("ceiling", "reference", "peer", "floor", "app-sqlite", "app-pg", "app-pg-traced")
 
 
@@ -110,6 +112,12 @@ def targets(pg: PostgresCluster | None, workdir: Path, tracing: bool) -> list[Ta
             t.env["DATABASE_URL"], t.database = url, url.rsplit("/", 1)[1]
             if t.key == "floor":
                 create_app_schema(url)  # the app's own table and index
+            if t.key == "peer":
+                # Its db.create_all() once before the workers start, as a deployment would: two workers
+                # creating the table at the same time collide in PostgreSQL's catalog, and gunicorn
+                # stops when a worker fails to boot.
+                env = dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(BENCH_DIR))
+                subprocess.run([sys.executable, "-c", "import apps.peer"], env=env, check=True, capture_output=True)
     return made
 
 
@@ -230,11 +238,11 @@ def in_process_costs(pg: PostgresCluster, args, workdir: Path) -> dict:
     found = {"layers": run([])}
     added = commit_adding_tracing()
     if added:
-        # The app as the commit before tracing left it, as the tracing commit left it, and as it is
-        # now (later changes included): alternated, twice each, the lower of each kept, so that the
-        # machine's other load moves all three alike.
-        trees = {"before": f"{added}^", "tracing": added}
-        for name, commit in trees.items():
+        # The app as the commit before tracing left it and as the tracing commit left it (so the two
+        # differ by the tracing change alone), alternated, 4 runs each: the lower of each is kept,
+        # and the spread between runs of the same tree says how large a difference noise makes.
+        trees = {}
+        for name, commit in (("before", f"{added}^"), ("tracing", added)):
             tree = workdir / f"app-{name}"
             tree.mkdir()
             archive = subprocess.run(
@@ -242,21 +250,23 @@ def in_process_costs(pg: PostgresCluster, args, workdir: Path) -> dict:
             )
             subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
             trees[name] = str(tree / "app")
-        trees["now"] = None
         runs = {name: [] for name in trees}
-        for _ in range(2):
+        for _ in range(TRACING_RUNS):
             for name, pythonpath in trees.items():
                 runs[name].append(run(["--app-only"], pythonpath))
-        found["tracing_off"] = {
+        off = {
             "commit": git("log", "-1", "--format=%h", added),
-            "subject": git("log", "-1", "--format=%s", added)[:80],
             "changed_since": git("log", "--format=%h", f"{added}..HEAD", "--", "app/comments_api").split(),
             "dirty": bool(git("status", "--porcelain", "--", "app/comments_api")),
-            **{
-                name: {(r["method"], r["key"]): min(x[i]["us"] for x in results) for i, r in enumerate(results[0])}
-                for name, results in runs.items()
-            },
+            "runs": TRACING_RUNS,
         }
+        for name, results in runs.items():
+            keys = [(r["method"], r["key"]) for r in results[0]]
+            samples = {key: [x[i]["us"] for x in results] for i, key in enumerate(keys)}
+            off[name] = {key: min(v) for key, v in samples.items()}
+            off[f"{name}_spread"] = {key: (max(v) - min(v)) / min(v) for key, v in samples.items()}
+            off[f"{name}_calls"] = {key: results[0][i]["python_calls"] for i, key in enumerate(keys)}
+        found["tracing_off"] = off
     return found
 
 

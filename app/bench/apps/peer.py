@@ -3,7 +3,8 @@
 An ORM model, `db.session`, `db.create_all()`, the extension's default engine settings (a pool per
 worker, a transaction per request), jsonify. What a user would pick instead of this app: it is
 what the app's throughput is compared with (issue 9: at least 2x). It checks that the three
-fields are there, as a tutorial would, and nothing else. DATABASE_URL: a PostgreSQL URL.
+fields are there, as a tutorial would, and nothing else. DATABASE_URL: a PostgreSQL URL. The
+benchmark imports it once before gunicorn starts, so that the workers' create_all() finds the table.
 """
 
 import os
