@@ -25,10 +25,9 @@ import report
 from accounting import CpuMeter, connections_per_worker
 from cost import LIST_CONTENT, LIST_PATH, POST_CONTENT, POST_PATH, SEEDED, create_app_schema
 from load import BenchError, run_wrk
-from otlp_sink import OtlpSink
 from pgstats import PRELOAD, data_segments_sent, install, reset, statements
 
-from comments_harness import AppServer, PostgresCluster
+from comments_harness import AppServer, OtlpReceiver, PostgresCluster
 from comments_harness.server import APP_CREATED
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -325,8 +324,8 @@ def main(argv=None) -> int:
             for t in chosen:
                 print(f"({t.key}) {t.title}", flush=True)
                 if t.key == "app-pg-traced":
-                    with OtlpSink() as sink:
-                        t.env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
+                    with OtlpReceiver(keep_bodies=False) as sink:
+                        t.env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.url
                         results += bench_target(t, pg, args, workdir, raw)
                         t.exported = sink.received()
                 else:

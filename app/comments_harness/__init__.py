@@ -6,7 +6,16 @@ playbooks/tests; never by the app itself (it is not in the image).
 """
 
 from .net import free_port, wait_until
+from .otlp import OtlpReceiver
 from .postgres import PostgresCluster, postgres_bindir
 from .server import AppServer, comments_api_command
 
-__all__ = ["AppServer", "PostgresCluster", "comments_api_command", "free_port", "postgres_bindir", "wait_until"]
+__all__ = [
+    "AppServer",
+    "OtlpReceiver",
+    "PostgresCluster",
+    "comments_api_command",
+    "free_port",
+    "postgres_bindir",
+    "wait_until",
+]

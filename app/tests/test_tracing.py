@@ -1,7 +1,6 @@
 """The tracing switch both ways: OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT is set, no
 OpenTelemetry code at all when it is not; and the real `comments-api` exporting over OTLP/HTTP."""
 
-import gzip
 import io
 import json
 import logging
@@ -9,23 +8,16 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from comments_api import create_app
 from comments_api.config import ConfigError, Settings, tracing_settings
 from comments_api.tracing import REQUEST_ID_ATTRIBUTE
-from comments_harness import free_port, wait_until
+from comments_harness import OtlpReceiver, free_port, wait_until
 
 LIST_ROUTE = "GET /api/comment/list/<content_id>"
 # An endpoint nothing listens on: the in-process tests hand their own span processor to the app,
@@ -37,10 +29,6 @@ def access_lines(text: str) -> list[dict]:
     """The per-request JSON lines in a server's (or a captured stderr's) output."""
     entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     return [entry for entry in entries if entry.get("msg") == "request"]
-
-
-def hex_id(raw: bytes) -> str:
-    return raw.hex()
 
 
 # -- the settings ----------------------------------------------------------------------------
@@ -285,68 +273,6 @@ def test_with_the_variable_the_same_script_loads_opentelemetry_and_logs_trace_id
 
 
 # -- the real `comments-api` exporting to an OTLP/HTTP receiver on loopback ------------------
-class OtlpReceiver:
-    """A minimal OTLP/HTTP trace receiver: records POST /v1/traces, decoded with opentelemetry-proto."""
-
-    def __init__(self):
-        self.requests: list[tuple[str, str, ExportTraceServiceRequest]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                encoding = self.headers.get("Content-Encoding", "")
-                if encoding == "gzip":
-                    body = gzip.decompress(body)
-                elif encoding == "deflate":
-                    body = zlib.decompress(body)
-                message = ExportTraceServiceRequest()
-                message.ParseFromString(body)
-                with receiver.lock:
-                    receiver.requests.append((self.path, self.headers.get("Content-Type", ""), message))
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def spans(self) -> list[dict]:
-        """Every span received, flattened with its service name."""
-        found = []
-        with self.lock:
-            received = list(self.requests)
-        for _path, _type, message in received:
-            for resource_spans in message.resource_spans:
-                resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        found.append(
-                            {
-                                "name": span.name,
-                                "trace_id": hex_id(span.trace_id),
-                                "span_id": hex_id(span.span_id),
-                                "kind": span.kind,
-                                "attributes": {a.key: a.value for a in span.attributes},
-                                "service": resource.get("service.name"),
-                            }
-                        )
-        return found
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def otlp_receiver():
     receiver = OtlpReceiver()
