@@ -350,6 +350,30 @@ def ingress_problems(documents, names, gateway_replicas):
         problems.append("no IngressClass %s (every Ingress of the collection names it)" % KONG_INGRESS_CLASS)
     if names.get("monitor_labels"):
         problems += kong_service_monitor_problems(documents, names, names["monitor_labels"])
+    if names.get("tls_secret") and gateway is not None:
+        problems += kong_default_certificate_problems(gateway, names["tls_secret"], names["tls_mount"])
+    return problems
+
+
+def kong_default_certificate_problems(gateway, secret, mount):
+    """The gateways serve the edge certificate as Kong's default one: its Secret mounted, KONG_SSL_CERT(_KEY) on it.
+
+    Clients that send no SNI (https://<IP>, the lab's URL) get Kong's default certificate; without these the gateway
+    serves Kong's own self-signed one and verify's CA check fails on the cluster.
+    """
+    pod = _pod_spec(gateway)
+    volumes = {v.get("name"): (v.get("secret") or {}).get("secretName") for v in pod.get("volumes", [])}
+    problems = []
+    if secret not in volumes.values():
+        return ["the gateway does not mount the edge certificate's Secret %s (volumes: %s)" % (secret, volumes)]
+    proxy = [c for c in pod.get("containers", []) if c.get("name") == "proxy"]
+    env = {e["name"]: e.get("value") for e in (proxy[0].get("env", []) if proxy else [])}
+    mounts = {m.get("mountPath") for m in (proxy[0].get("volumeMounts", []) if proxy else [])}
+    for name, file in (("KONG_SSL_CERT", "tls.crt"), ("KONG_SSL_CERT_KEY", "tls.key")):
+        if env.get(name) != "%s/%s" % (mount, file):
+            problems.append("%s is %r in the proxy container, not %s/%s" % (name, env.get(name), mount, file))
+    if mount not in mounts:
+        problems.append("the proxy container does not mount %s (mounts: %s)" % (mount, sorted(m for m in mounts if m)))
     return problems
 
 
@@ -467,6 +491,46 @@ def metallb_problems(documents, controller, speaker):
     return problems
 
 
+def cert_manager_problems(documents, deployments, namespace, crds):
+    """What the cert_manager role waits for and relies on in the cert-manager chart's output.
+
+    Its three Deployments in its namespace; the webhook configurations (the role's dry-run Issuer goes through them);
+    the six cert-manager CRDs, the same kinds as $SHARED/crds/cert-manager, kept by Helm on uninstall (crds.keep:
+    removing them would delete every Certificate); and no startupapicheck hook Job (the role waits itself).
+    """
+    problems = []
+    rendered = named(documents, "Deployment")
+    for name in deployments:
+        if name not in rendered:
+            problems.append("no Deployment %s (the role waits for it); Deployments: %s" % (name, sorted(rendered)))
+        elif rendered[name]["metadata"].get("namespace") != namespace:
+            problems.append(
+                "Deployment %s is in namespace %s, not %s"
+                % (name, rendered[name]["metadata"].get("namespace"), namespace)
+            )
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        if not named(documents, kind):
+            problems.append("no %s (the webhook every Issuer and Certificate goes through)" % kind)
+    definitions = named(documents, "CustomResourceDefinition")
+    groups = {"cert-manager.io", "acme.cert-manager.io"}
+    ours = {
+        (d["spec"]["group"], d["spec"]["names"]["kind"]) for d in definitions.values() if d["spec"]["group"] in groups
+    }
+    expected = {(group, kind) for group, _version, kind in crds.versions if group in groups}
+    if ours != expected:
+        problems.append(
+            "the chart renders the cert-manager CRDs %s, expected the %d of $SHARED/crds (%s)"
+            % (sorted(k for _g, k in ours), len(expected), sorted(k for _g, k in expected))
+        )
+    for name, definition in sorted(definitions.items()):
+        if (definition["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") != "keep":
+            problems.append("CRD %s lacks helm.sh/resource-policy: keep (crds.keep)" % name)
+    jobs = sorted(named(documents, "Job"))
+    if jobs:
+        problems.append("the chart renders the Jobs %s (startupapicheck is the role's own wait)" % jobs)
+    return problems
+
+
 # The names other roles and verify.yml use (interface contract), which the roles' own variables must give.
 CONTRACT_NAMES = {
     "kong": {
@@ -496,6 +560,12 @@ CONTRACT_NAMES = {
         "observability_monitor_labels": {"release": "kube-prom-stack"},
         "observability_otlp_endpoint": "http://tempo.observability.svc:4318",
     },
+    # Issue 16's contract (and issue 17's, which uses the same cert-manager): namespace, release, Deployments.
+    "cert_manager": {
+        "cert_manager_namespace": "cert-manager",
+        "cert_manager_release_name": "cert-manager",
+        "cert_manager_deployments": ["cert-manager", "cert-manager-cainjector", "cert-manager-webhook"],
+    },
     "metallb": {
         "metallb_namespace": "metallb-system",
         "metallb_controller_deployment": "metallb-controller",
@@ -516,6 +586,15 @@ def role_problems(use, documents, inventory, crds):
         names["monitor_labels"] = (inventory_group_vars(inventory) if inventory else {}).get(
             "kong_service_monitor_labels", setting("observability", "observability_monitor_labels", inventory)
         )
+        # The edge certificate is Kong's default one unless it comes from ACME (cert_manager_acme_enabled: a literal,
+        # or, as in inventories/gcp, true exactly when the inventory gives a DNS name).
+        group_vars = inventory_group_vars(inventory) if inventory else {}
+        acme = group_vars.get("cert_manager_acme_enabled", False)
+        if isinstance(acme, str) and "{{" in acme:
+            acme = bool(group_vars.get("cert_manager_edge_dns_name"))
+        if not acme:
+            names["tls_secret"] = setting(use.role, "kong_tls_secret", inventory)
+            names["tls_mount"] = setting(use.role, "kong_tls_mount", inventory)
         return ingress_problems(documents, names, int(setting(use.role, "kong_gateway_replicas", inventory)))
     if use.chart == "cloudnative-pg":
         return cloudnative_pg_problems(
@@ -523,6 +602,13 @@ def role_problems(use, documents, inventory, crds):
             setting(use.role, "cloudnative_pg_operator_deployment", inventory),
             setting(use.role, "cloudnative_pg_webhook_service", inventory),
             setting(use.role, "cloudnative_pg_operator_labels", inventory),
+            crds,
+        )
+    if use.chart == "cert-manager":
+        return cert_manager_problems(
+            documents,
+            setting(use.role, "cert_manager_deployments", inventory),
+            setting(use.role, "cert_manager_namespace", inventory),
             crds,
         )
     if use.chart == "metallb":

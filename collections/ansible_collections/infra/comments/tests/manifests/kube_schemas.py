@@ -215,10 +215,11 @@ def chart_values_file(template_name, charts_root):
     if not match:
         raise ValueError("%s is not named <chart>-values.yaml.j2" % template_name)
     chart, root = match["chart"], Path(charts_root)
-    version_of = re.compile(r"^%s-(?P<version>[0-9][^/]*?)(-values\.yaml)?$" % re.escape(chart))
-    candidates = sorted(root.glob("%s-[0-9]*/values.yaml" % chart)) + sorted(
-        root.glob("*/%s-[0-9]*-values.yaml" % chart)
-    )
+    # cert-manager's versions start with a v (cert-manager-v1.21.1/).
+    version_of = re.compile(r"^%s-(?P<version>v?[0-9][^/]*?)(-values\.yaml)?$" % re.escape(chart))
+    candidates = sorted(
+        set(root.glob("%s-[0-9]*/values.yaml" % chart)) | set(root.glob("%s-v[0-9]*/values.yaml" % chart))
+    ) + sorted(root.glob("*/%s-[0-9]*-values.yaml" % chart))
     by_version = {}
     for candidate in candidates:
         name = candidate.parent.name if candidate.name == "values.yaml" else candidate.name
@@ -236,7 +237,9 @@ def chart_values_file(template_name, charts_root):
 # Keys a chart reads although its values.yaml names them nowhere, not even in a comment, by chart name (Chart.yaml).
 UNLISTED_VALUES = {
     # templates/_helpers.tpl "kong.service" renders every service block, and writes its .externalTrafficPolicy.
-    "kong": {"proxy": {"externalTrafficPolicy": None}},
+    # templates/_helpers.tpl "kong.env" turns every key of `env` into KONG_<KEY>; ssl_cert and ssl_cert_key are Kong's
+    # default certificate (kong.conf), which the kong role points at the edge certificate's Secret.
+    "kong": {"proxy": {"externalTrafficPolicy": None}, "env": {"ssl_cert": None, "ssl_cert_key": None}},
     # templates/configmap.yaml writes every section and key of `grafana.ini` into Grafana's own grafana.ini; the
     # chart lists a few. serve_from_sub_path is Grafana's [server] setting (Grafana's "Configure Grafana" docs).
     "grafana": {"grafana.ini": {"server": {"serve_from_sub_path": None}}},

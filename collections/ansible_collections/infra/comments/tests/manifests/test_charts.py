@@ -64,9 +64,12 @@ def use_of(chart):
 
 def test_discovery_finds_every_chart_the_roles_install():
     # Guards the parametrisation: a role whose values template was renamed would otherwise drop out silently.
-    assert {("metallb", "metallb"), ("kong", "ingress"), ("cloudnative_pg", "cloudnative-pg")} <= {
-        (use.role, use.chart) for use in CHART_USES
-    }, CHART_USES
+    assert {
+        ("metallb", "metallb"),
+        ("kong", "ingress"),
+        ("cloudnative_pg", "cloudnative-pg"),
+        ("cert_manager", "cert-manager"),
+    } <= {(use.role, use.chart) for use in CHART_USES}, CHART_USES
     assert {(use.role, use.chart) for use in KEYS_ONLY_USES} == {("observability", "kube-prometheus-stack")}
     assert set(CHART_USES) | set(KEYS_ONLY_USES) == set(charts.discover_chart_templates())
 
@@ -214,6 +217,12 @@ BROKEN = [
     ("cloudnative-pg", {"crds": {"create": False}}, "the chart renders 0 postgresql.cnpg.io CRDs"),
     ("cloudnative-pg", {"fullnameOverride": "operator"}, "no Deployment cnpg-cloudnative-pg"),
     ("cloudnative-pg", {"service": {"name": "webhook"}}, "no Service cnpg-webhook-service"),
+    ("cert-manager", {"crds": {"enabled": False}}, "the chart renders the cert-manager CRDs []"),
+    ("cert-manager", {"crds": {"keep": False}}, "lacks helm.sh/resource-policy: keep"),
+    ("cert-manager", {"startupapicheck": {"enabled": True}}, "renders the Jobs ['cert-manager-startupapicheck']"),
+    ("cert-manager", {"fullnameOverride": "cm"}, "no Deployment cert-manager (the role waits for it)"),
+    ("ingress", {"gateway": {"secretVolumes": []}}, "does not mount the edge certificate's Secret kong-edge-tls"),
+    ("ingress", {"gateway": {"env": {"ssl_cert": None}}}, "KONG_SSL_CERT is"),
     ("metallb", {"speaker": {"frr": {"enabled": True}}}, "DaemonSet metallb-speaker runs the FRR container"),
     ("metallb", {"fullnameOverride": "lb"}, "no Deployment metallb-controller"),
     ("metallb", {"fullnameOverride": "lb"}, "no DaemonSet metallb-speaker"),
