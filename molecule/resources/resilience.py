@@ -14,6 +14,7 @@ the fetched kubeconfig and the base URL playbooks/verify.yml settled on. Exit 0 
 import argparse
 import datetime
 import json
+import ssl
 import sys
 import threading
 import time
@@ -32,11 +33,15 @@ def log(message: str) -> None:
 
 
 class Client:
-    """The API as a client outside the cluster calls it: plain HTTP through Kong, a new connection per request."""
+    """The API as a client outside the cluster calls it: through Kong, a new connection per request.
 
-    def __init__(self, base_url: str, timeout: float):
+    Over HTTPS the certificate is checked against ca_file (the CA the run produced), else the system's trust store.
+    """
+
+    def __init__(self, base_url: str, timeout: float, ca_file: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.context = ssl.create_default_context(cafile=ca_file or None) if base_url.startswith("https:") else None
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
         data = json.dumps(body).encode() if body is not None else None
@@ -44,7 +49,7 @@ class Client:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             try:
@@ -293,7 +298,8 @@ def check_pod_loss(platform: Platform, api: Client, timeout: float) -> list[str]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("--base-url", required=True, help="the API through Kong, e.g. http://192.168.57.200")
+    parser.add_argument("--base-url", required=True, help="the API through Kong, e.g. https://192.168.57.200")
+    parser.add_argument("--ca-file", help="CA certificate the edge's certificate chains to (empty: system store)")
     parser.add_argument("--namespace", default="comments")
     parser.add_argument("--deployment", default="comments-api")
     parser.add_argument("--cluster", default="comments-db", help="the CloudNativePG Cluster of the app")
@@ -302,7 +308,7 @@ def main() -> int:
     args = parser.parse_args()
 
     platform = Platform(args.kubeconfig, args.namespace, args.deployment, args.cluster)
-    api = Client(args.base_url, args.request_timeout)
+    api = Client(args.base_url, args.request_timeout, args.ca_file)
     status, answer = api.call("GET", "/api/comment/list/resilience-reachable")
     if status != 404:
         print(f"The API does not answer at {args.base_url}: HTTP {status} {answer}", file=sys.stderr)

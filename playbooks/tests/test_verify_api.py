@@ -6,41 +6,22 @@ task file must notice (no server, a wrong path, a misconfigured app, the databas
 Run by `make verify-api` with the app's venv (comments_harness, psycopg); ansible-playbook comes from the tooling venv.
 """
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
+from runner import failed_task, run_playbook
 
 from comments_harness import AppServer, PostgresCluster
 
-REPO = Path(__file__).resolve().parents[2]
-
-PLAYBOOK = REPO / "playbooks" / "tests" / "verify-api.yml"
-ANSIBLE_PLAYBOOK = Path(os.environ.get("ANSIBLE_PLAYBOOK", REPO / ".venv" / "bin" / "ansible-playbook"))
+PLAYBOOK = Path(__file__).with_name("verify-api.yml")
 MARKER = re.compile(r"\[verify ([a-z0-9]{12})\]")
 
 
-def run_verify(base_url: str | None) -> subprocess.CompletedProcess:
+def run_verify(base_url: str | None):
     """ansible-playbook on the tiny playbook that includes the task file; output kept for the assertions."""
-    if not ANSIBLE_PLAYBOOK.exists():
-        pytest.fail(f"{ANSIBLE_PLAYBOOK} is missing: run `make venv` first")
-    command = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(PLAYBOOK)]
-    if base_url is not None:
-        command += ["-e", f"verify_api_base_url={base_url}"]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
-    result.output = result.stdout + result.stderr
-    return result
-
-
-def failed_task(result) -> str:
-    """The name of the task that failed (the last TASK header before the first 'fatal:')."""
-    head = result.output.split("fatal:", 1)[0]
-    names = re.findall(r"^TASK \[(.*?)\]", head, flags=re.MULTILINE)
-    return names[-1] if names else ""
+    return run_playbook(PLAYBOOK, None if base_url is None else {"verify_api_base_url": base_url})
 
 
 def stored(database_url: str) -> list[tuple]:
