@@ -81,11 +81,12 @@ def _stand_in_role(work, role, templates, out_dir):
     return stand_in.name
 
 
-def render_inventory(inventory, work, out_dir, hosts=None):
+def render_inventory(inventory, work, out_dir, hosts=None, roles=None):
     """Render every template with `inventory`'s variables into out_dir/<role>/...; returns the process result.
 
     hosts: {name: variables} standing in for the inventory's nodes instead of its sample_hosts.yml entry (a test
     that needs another node count, such as three, passes them).
+    roles: only these roles' templates (a test of a few roles under other variables renders only what it reads).
     """
     work = Path(work)
     inventory_dir = work / "inventory"
@@ -100,7 +101,8 @@ def render_inventory(inventory, work, out_dir, hosts=None):
 
     by_role = {}
     for role, template in discover_templates():
-        by_role.setdefault(role, []).append(template)
+        if roles is None or role in roles:
+            by_role.setdefault(role, []).append(template)
     roles = [_stand_in_role(work, role, templates, Path(out_dir)) for role, templates in by_role.items()]
     playbook = [{"name": "Render the role templates.", "hosts": "microk8s[0]", "gather_facts": False, "roles": roles}]
     (work / "render.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
