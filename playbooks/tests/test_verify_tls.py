@@ -155,9 +155,20 @@ def test_fails_when_the_served_certificate_is_not_the_issued_one(pki, serve):
     assert "serves a certificate other than the one cert-manager issued" in flat(result)
 
 
-def test_fails_when_plain_http_does_not_redirect(pki, serve):
+REDIRECT_TASK = "Check that plain HTTP answers a redirect to the same URL on HTTPS."
+
+
+@pytest.mark.parametrize(
+    "redirect_to, expected",
+    [
+        (None, "answered 200 without a Location: plain HTTP must redirect to {url}/apidocs"),
+        ("https://elsewhere.example", "answered 308 with Location https://elsewhere.example/apidocs"),
+    ],
+    ids=["no-redirect", "redirect-elsewhere"],
+)
+def test_fails_when_plain_http_does_not_redirect_to_https(redirect_to, expected, pki, serve):
     _server, url = https(serve, pki, "good")
-    plain = serve()
+    plain = serve(redirect_to=redirect_to)
     result = run_playbook(
         PLAYBOOK,
         {
@@ -167,23 +178,8 @@ def test_fails_when_plain_http_does_not_redirect(pki, serve):
         },
     )
     assert result.returncode != 0
-    assert failed_task(result) == "Check that plain HTTP answers a redirect to the same URL on HTTPS."
-    assert "answered 200 without a Location: plain HTTP must redirect to %s/apidocs" % url in flat(result)
-
-
-def test_fails_when_the_redirect_goes_elsewhere(pki, serve):
-    _server, url = https(serve, pki, "good")
-    plain = serve(redirect_to="https://elsewhere.example")
-    result = run_playbook(
-        PLAYBOOK,
-        {
-            "verify_tls_url": url,
-            "verify_tls_ca_file": str(pki / "ca.crt"),
-            "verify_tls_http_url": "http://127.0.0.1:%d/apidocs" % plain.port,
-        },
-    )
-    assert result.returncode != 0
-    assert "with Location https://elsewhere.example/apidocs" in flat(result)
+    assert failed_task(result) == REDIRECT_TASK
+    assert expected.format(url=url) in flat(result)
 
 
 def test_fails_when_nothing_answers_tls(pki, serve):
