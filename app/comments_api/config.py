@@ -55,6 +55,19 @@ def default_data_dir(environ) -> Path:
     return Path(home or os.path.expanduser("~")) / ".local" / "share" / "comments-api"
 
 
+# libpq parameters the app sets on every PostgreSQL connection (db.make_engine), with the variables they
+# come from. The same key in DATABASE_URL would be silently overridden, so it is refused instead.
+APP_SET_LIBPQ_PARAMETERS = {
+    "connect_timeout": "DB_CONNECT_TIMEOUT",
+    "keepalives": "DB_KEEPALIVES_IDLE, DB_KEEPALIVES_INTERVAL and DB_KEEPALIVES_COUNT (keepalives are always on)",
+    "keepalives_idle": "DB_KEEPALIVES_IDLE",
+    "keepalives_interval": "DB_KEEPALIVES_INTERVAL",
+    "keepalives_count": "DB_KEEPALIVES_COUNT",
+    "tcp_user_timeout": "DB_TCP_USER_TIMEOUT_MS",
+    "options": "DB_STATEMENT_TIMEOUT_MS and the TCP settings (server options: timezone, statement_timeout, keepalives)",
+}
+
+
 def database_url(environ=None) -> URL:
     """The SQLAlchemy URL: DATABASE_URL, else a SQLite file under DATA_DIR.
 
@@ -71,6 +84,12 @@ def database_url(environ=None) -> URL:
     except Exception:
         raise ConfigError(f"DATABASE_URL is not a database URL: {raw!r}") from None
     if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        for key in url.query:
+            if key in APP_SET_LIBPQ_PARAMETERS:
+                raise ConfigError(
+                    f"DATABASE_URL must not set {key}: the app sets it on every connection "
+                    f"from {APP_SET_LIBPQ_PARAMETERS[key]}"
+                )
         return url.set(drivername="postgresql+psycopg")
     if url.drivername in ("sqlite", "sqlite+pysqlite"):
         if not url.database or url.database == ":memory:":
@@ -198,6 +217,11 @@ class Settings:
     db_max_overflow: int
     db_pool_timeout: int
     db_connect_timeout: int
+    db_statement_timeout_ms: int
+    db_keepalives_idle: int
+    db_keepalives_interval: int
+    db_keepalives_count: int
+    db_tcp_user_timeout_ms: int
     sqlite_busy_timeout_ms: int
     log_level: str
     log_requests: bool
@@ -219,6 +243,12 @@ class Settings:
             db_max_overflow=env_int("DB_MAX_OVERFLOW", 5, 0, environ),
             db_pool_timeout=env_int("DB_POOL_TIMEOUT", 5, 1, environ),
             db_connect_timeout=env_int("DB_CONNECT_TIMEOUT", 3, 1, environ),
+            # How long a database that stopped answering can hold a request (README: "Bounded waits").
+            db_statement_timeout_ms=env_int("DB_STATEMENT_TIMEOUT_MS", 5000, 0, environ),
+            db_keepalives_idle=env_int("DB_KEEPALIVES_IDLE", 2, 1, environ),
+            db_keepalives_interval=env_int("DB_KEEPALIVES_INTERVAL", 1, 1, environ),
+            db_keepalives_count=env_int("DB_KEEPALIVES_COUNT", 2, 1, environ),
+            db_tcp_user_timeout_ms=env_int("DB_TCP_USER_TIMEOUT_MS", 4000, 0, environ),
             sqlite_busy_timeout_ms=env_int("SQLITE_BUSY_TIMEOUT_MS", 10000, 0, environ),
             log_level=log_level,
             log_requests=env_bool("LOG_REQUESTS", True, environ),

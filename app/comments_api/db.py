@@ -61,10 +61,12 @@ SCHEMA_LOCK_KEY = zlib.crc32(b"comments_api.schema")
 RECYCLE_SECONDS = 1800
 # Each dialect's name for "a normal transaction" (the engine's default is AUTOCOMMIT).
 TRANSACTIONAL = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
-# A connection attempt refused by a server that is down fails within milliseconds. One that fails only
-# after this long waited for a server that does not answer (stuck, or unreachable): then requests stop
-# trying (503 at once) and one background attempt every PROBE_INTERVAL_SECONDS finds out when it is back.
-SLOW_CONNECT_SECONDS = 0.5
+# A connection attempt refused by a server that is down fails within milliseconds, and so does a statement
+# on a connection the server closed. One that fails only after this long waited for a server that does not
+# answer (stuck, or cut off: the connect timeout, or the TCP timings of tcp_timings() gave up): then
+# requests stop trying (503 at once) and one background attempt every PROBE_INTERVAL_SECONDS finds out
+# when it is back.
+SLOW_FAILURE_SECONDS = 0.5
 PROBE_INTERVAL_SECONDS = 0.5
 # libpq's PQTRANS_IDLE, as the int psycopg's pgconn returns (comparing with the IntEnum is slower).
 _IDLE = int(TransactionStatus.IDLE)
@@ -111,6 +113,40 @@ def _check_out_open_connections(dbapi_connection, _record, _proxy) -> None:
         raise DisconnectionError("connection closed by the server while idle")  # the pool opens a new one
 
 
+def tcp_timings(settings: Settings) -> dict:
+    """libpq's TCP settings: a peer that stopped answering (a partition, a node gone) is found within seconds.
+
+    A statement sent to such a peer is never acknowledged: the kernel gives up after tcp_user_timeout.
+    A statement that was acknowledged but whose answer never comes, and an idle connection, are probed
+    by keepalives after keepalives_idle seconds of silence, every keepalives_interval; Linux then gives
+    up once tcp_user_timeout has passed since the peer was last heard (keepalives_count only counts
+    when tcp_user_timeout is 0). Without these, the kernel waits about 15 minutes (2 hours when idle).
+    """
+    return {
+        "keepalives": 1,
+        "keepalives_idle": settings.db_keepalives_idle,
+        "keepalives_interval": settings.db_keepalives_interval,
+        "keepalives_count": settings.db_keepalives_count,
+        "tcp_user_timeout": settings.db_tcp_user_timeout_ms,
+    }
+
+
+def server_options(settings: Settings) -> str:
+    """The session settings PostgreSQL applies to each of the app's connections (libpq `options`).
+
+    statement_timeout bounds a statement the server runs but does not finish (a lock, an overloaded
+    server): it is cancelled, so nothing of it is written, and the request gets 503. The same TCP
+    timings on the server's end make a backend whose app connection was cut off exit within seconds,
+    rather than stay idle for hours and hold one of max_connections after the network heals.
+    """
+    tcp = tcp_timings(settings)
+    return (
+        f"-c timezone=UTC -c statement_timeout={settings.db_statement_timeout_ms}"
+        f" -c tcp_keepalives_idle={tcp['keepalives_idle']} -c tcp_keepalives_interval={tcp['keepalives_interval']}"
+        f" -c tcp_keepalives_count={tcp['keepalives_count']} -c tcp_user_timeout={tcp['tcp_user_timeout']}"
+    )
+
+
 def make_engine(settings: Settings):
     url = settings.database_url
     common = dict(
@@ -134,7 +170,8 @@ def make_engine(settings: Settings):
         return engine
     connect_args = {
         "connect_timeout": settings.db_connect_timeout,
-        "options": "-c timezone=UTC",
+        **tcp_timings(settings),
+        "options": server_options(settings),
         "application_name": "comments-api",
     }
     # Every new connection goes to a server that accepts writes: when DATABASE_URL lists several
@@ -217,7 +254,7 @@ class Database:
         else:
             self._usable = lambda conn: True  # a SQLite file does not close connections
             self._read_only_errors = ()
-        # True while connection attempts time out (see SLOW_CONNECT_SECONDS): requests that need a
+        # True while connection attempts or connections time out (see SLOW_FAILURE_SECONDS): requests that need a
         # new connection answer 503 at once, a background thread retries.
         self._unreachable = False
         self._unreachable_lock = threading.Lock()
@@ -251,7 +288,7 @@ class Database:
             fairy = self.engine.raw_connection()
         # The pool hands the driver's own error through when it cannot connect.
         except (DBAPIError, SATimeoutError, *self._unavailable_errors) as exc:
-            self._connect_failed(started, exc)
+            self._failed_slowly(started, exc)
             raise DatabaseUnavailable(_short(exc)) from exc
         fairy.detach()
         local.conn, local.generation = fairy.dbapi_connection, self._generation
@@ -272,10 +309,10 @@ class Database:
         self._generation += 1
         self.engine.dispose()
 
-    def _connect_failed(self, started: float, exc: Exception) -> None:
-        """A connection attempt failed. After a slow failure, stop trying on requests until the database answers."""
-        if time.monotonic() - started < SLOW_CONNECT_SECONDS:
-            return  # refused: trying again costs nothing, and the first attempt after the restart succeeds
+    def _failed_slowly(self, started: float, exc: Exception) -> None:
+        """A connection attempt or a statement failed. If slowly, requests stop trying until the database answers."""
+        if time.monotonic() - started < SLOW_FAILURE_SECONDS:
+            return  # refused or closed: trying again costs nothing, and the first attempt after the restart succeeds
         if isinstance(exc, SATimeoutError):
             return  # no free connection in this worker's pool: the database was not even asked
         with self._unreachable_lock:
@@ -292,9 +329,17 @@ class Database:
                 self._set_reachable()
 
     def _set_reachable(self) -> None:
-        if self._unreachable:
+        if not self._unreachable:
+            return
+        with self._unreachable_lock:
+            if not self._unreachable:
+                return
+            # A connection from before the outage may have been closed at the server's end only (its TCP
+            # timings gave up first, and the reset was lost): every thread opens a new one, then requests
+            # may try again.
+            self._forget_connections()
             self._unreachable = False
-            log.info("database answers again")
+        log.info("database answers again")
 
     def _run(self, name: str, params: tuple, fetch: str, idempotent: bool):
         """Execute one statement on this thread's connection (autocommit) and fetch "one" or "all".
@@ -312,6 +357,7 @@ class Database:
         for attempt in (1, 2):
             conn = self._connection()
             cursor = None
+            started = time.monotonic()
             try:
                 cursor = conn.execute(self._sql[name], params)
                 return cursor.fetchone() if fetch == "one" else cursor.fetchall()
@@ -324,7 +370,11 @@ class Database:
                 broken = self.engine.dialect.is_disconnect(exc, conn, cursor) or getattr(conn, "closed", False)
                 if broken:
                     self._drop(conn)
-                if not (broken and idempotent and attempt == 1):
+                    # Broken only after a while: the server stopped answering (tcp_timings() gave up), as
+                    # when a connection attempt times out. A read is then not run again: 503 now, not after a
+                    # connect timeout more.
+                    self._failed_slowly(started, exc)
+                if not (broken and idempotent and attempt == 1) or self._unreachable:
                     raise DatabaseUnavailable(_short(exc)) from exc
                 log.info("database connection broke during a read: retrying on a new connection")
             finally:
@@ -359,7 +409,7 @@ class Database:
                         conn.execute(CreateIndex(index, if_not_exists=True))
             except SQLAlchemyError as exc:
                 log.warning("database schema not ready: %s", _short(exc))
-                self._connect_failed(started, exc)
+                self._failed_slowly(started, exc)
                 return False
             self._schema_ready = True
             log.info("database schema ready", extra={"backend": self.backend})
@@ -417,12 +467,15 @@ class Database:
 
     def ping(self) -> bool:
         """True when the database answers, accepts writes and the schema is in place (/readyz)."""
+        if self._unreachable:
+            # The probe thread is asking every PROBE_INTERVAL_SECONDS; asking here too would hold a request
+            # thread for a connect timeout on each call.
+            return False
         problem = self._check()
         if problem is not None:
             log.warning("database ping failed: %s", problem)
             self._forget_connections()
             return False
-        self._set_reachable()
         return self.ensure_schema()
 
 

@@ -5,13 +5,14 @@ gunicorn talks to a real SQLite file or a real PostgreSQL server. Used by app/te
 playbooks/tests; never by the app itself (it is not in the image).
 """
 
-from .net import free_port, wait_until
+from .net import NetworkNamespace, free_port, wait_until
 from .otlp import OtlpReceiver
 from .postgres import PostgresCluster, postgres_bindir
 from .server import AppServer, comments_api_command
 
 __all__ = [
     "AppServer",
+    "NetworkNamespace",
     "OtlpReceiver",
     "PostgresCluster",
     "comments_api_command",

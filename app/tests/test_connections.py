@@ -40,8 +40,10 @@ def test_killed_connections_are_replaced_before_a_request_uses_them(postgres, st
     before = set(_app_backends(url))
 
     with psycopg.connect(url, autocommit=True) as conn:
+        # With a timeout, pg_terminate_backend waits until the backend has gone, so its FATAL message is on
+        # the socket before the requests below (without, it returns at once and a request can race it).
         killed = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
             "WHERE application_name = 'comments-api' AND datname = current_database()"
         ).fetchone()[0]
     assert killed >= 2

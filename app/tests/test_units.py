@@ -45,11 +45,30 @@ class TestSettings:
             ({"MAX_PAGE_SIZE": "0"}, "MAX_PAGE_SIZE must be >= 1, got 0"),
             ({"LOG_REQUESTS": "maybe"}, "LOG_REQUESTS must be true or false, got 'maybe'"),
             ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be DEBUG"),
+            ({"DB_STATEMENT_TIMEOUT_MS": "5s"}, "DB_STATEMENT_TIMEOUT_MS must be an integer, got '5s'"),
+            ({"DB_STATEMENT_TIMEOUT_MS": "-1"}, "DB_STATEMENT_TIMEOUT_MS must be >= 0, got -1"),
+            ({"DB_KEEPALIVES_IDLE": "0"}, "DB_KEEPALIVES_IDLE must be >= 1, got 0"),
+            ({"DB_KEEPALIVES_INTERVAL": "0.5"}, "DB_KEEPALIVES_INTERVAL must be an integer, got '0.5'"),
+            ({"DB_KEEPALIVES_COUNT": "0"}, "DB_KEEPALIVES_COUNT must be >= 1, got 0"),
+            ({"DB_TCP_USER_TIMEOUT_MS": "-4000"}, "DB_TCP_USER_TIMEOUT_MS must be >= 0, got -4000"),
+            (
+                {"DATABASE_URL": "postgresql://u@db/comments?keepalives_idle=60"},
+                "DATABASE_URL must not set keepalives_idle: the app sets it on every connection from DB_KEEPALIVES_",
+            ),
+            ({"DATABASE_URL": "postgresql://u@db/comments?options=-c%20x%3Dy"}, "DATABASE_URL must not set options"),
         ],
     )
     def test_a_bad_value_names_the_variable(self, env, message):
         with pytest.raises(ConfigError, match=message):
             Settings.from_env(env)
+
+    def test_database_waits_are_bounded_by_default(self):
+        s = Settings.from_env({"DATABASE_URL": "postgresql://u@db/comments"})
+
+        assert (s.db_connect_timeout, s.db_statement_timeout_ms, s.db_tcp_user_timeout_ms) == (3, 5000, 4000)
+        assert (s.db_keepalives_idle, s.db_keepalives_interval, s.db_keepalives_count) == (2, 1, 2)
+        # Keepalives alone (DB_TCP_USER_TIMEOUT_MS=0) would give up on a silent idle peer as soon.
+        assert (s.db_keepalives_idle + s.db_keepalives_interval * s.db_keepalives_count) * 1000 == 4000
 
     def test_gunicorn_settings_come_from_the_environment(self):
         settings = gunicorn_settings(
