@@ -85,6 +85,11 @@ def flat(result):
     return " ".join(result.output.split())
 
 
+def check(url, pki, ca="ca.crt", **extra):
+    """Run the task file on url, trusting pki/ca, with extra variables (the issued PEM, the plain-HTTP URL)."""
+    return run_playbook(PLAYBOOK, {"verify_tls_url": url, "verify_tls_ca_file": str(pki / ca), **extra})
+
+
 def https(serve, pki, stem, host="127.0.0.1"):
     server = serve(certificate=pki / (stem + ".crt"), key=pki / (stem + ".key"))
     return server, "https://%s:%d" % (host, server.port)
@@ -93,14 +98,11 @@ def https(serve, pki, stem, host="127.0.0.1"):
 def test_passes_with_the_right_ca_the_issued_certificate_and_the_redirect(pki, serve):
     _server, url = https(serve, pki, "good")
     plain = serve(redirect_to=url)
-    result = run_playbook(
-        PLAYBOOK,
-        {
-            "verify_tls_url": url,
-            "verify_tls_ca_file": str(pki / "ca.crt"),
-            "verify_tls_issued_pem": (pki / "good.crt").read_text(),
-            "verify_tls_http_url": "http://127.0.0.1:%d/api/comment/list/1?x=1" % plain.port,
-        },
+    result = check(
+        url,
+        pki,
+        verify_tls_issued_pem=(pki / "good.crt").read_text(),
+        verify_tls_http_url="http://127.0.0.1:%d/api/comment/list/1?x=1" % plain.port,
     )
     assert result.returncode == 0, result.output
     # Every check ran: none was skipped on the way to success.
@@ -110,13 +112,13 @@ def test_passes_with_the_right_ca_the_issued_certificate_and_the_redirect(pki, s
 def test_passes_by_name_too(pki, serve):
     # localhost is in the certificate, and the name is sent by SNI.
     _server, url = https(serve, pki, "good", host="localhost")
-    result = run_playbook(PLAYBOOK, {"verify_tls_url": url, "verify_tls_ca_file": str(pki / "ca.crt")})
+    result = check(url, pki)
     assert result.returncode == 0, result.output
 
 
 def test_fails_on_a_wrong_ca(pki, serve):
     _server, url = https(serve, pki, "good")
-    result = run_playbook(PLAYBOOK, {"verify_tls_url": url, "verify_tls_ca_file": str(pki / "other-ca.crt")})
+    result = check(url, pki, ca="other-ca.crt")
     assert result.returncode != 0
     assert failed_task(result) == TRUST_TASK
     assert "the certificate does not chain to the CA in %s" % (pki / "other-ca.crt") in flat(result)
@@ -125,7 +127,7 @@ def test_fails_on_a_wrong_ca(pki, serve):
 
 def test_fails_on_an_expired_certificate(pki, serve):
     _server, url = https(serve, pki, "expired")
-    result = run_playbook(PLAYBOOK, {"verify_tls_url": url, "verify_tls_ca_file": str(pki / "ca.crt")})
+    result = check(url, pki)
     assert result.returncode != 0
     assert failed_task(result) == TRUST_TASK
     assert "TLS check failed for %s: the certificate has expired" % url in flat(result)
@@ -133,7 +135,7 @@ def test_fails_on_an_expired_certificate(pki, serve):
 
 def test_fails_on_a_name_mismatch(pki, serve):
     _server, url = https(serve, pki, "wrong-name")
-    result = run_playbook(PLAYBOOK, {"verify_tls_url": url, "verify_tls_ca_file": str(pki / "ca.crt")})
+    result = check(url, pki)
     assert result.returncode != 0
     assert failed_task(result) == TRUST_TASK
     assert "the certificate is not valid for 127.0.0.1 (name mismatch)" in flat(result)
@@ -142,14 +144,7 @@ def test_fails_on_a_name_mismatch(pki, serve):
 def test_fails_when_the_served_certificate_is_not_the_issued_one(pki, serve):
     # A renewed Secret that the gateways have not loaded yet: trusted and valid, but not what cert-manager issued.
     _server, url = https(serve, pki, "good")
-    result = run_playbook(
-        PLAYBOOK,
-        {
-            "verify_tls_url": url,
-            "verify_tls_ca_file": str(pki / "ca.crt"),
-            "verify_tls_issued_pem": (pki / "wrong-name.crt").read_text(),
-        },
-    )
+    result = check(url, pki, verify_tls_issued_pem=(pki / "wrong-name.crt").read_text())
     assert result.returncode != 0
     assert failed_task(result) == "Check that the served certificate is the one cert-manager issued."
     assert "serves a certificate other than the one cert-manager issued" in flat(result)
@@ -169,14 +164,7 @@ REDIRECT_TASK = "Check that plain HTTP answers a redirect to the same URL on HTT
 def test_fails_when_plain_http_does_not_redirect_to_https(redirect_to, expected, pki, serve):
     _server, url = https(serve, pki, "good")
     plain = serve(redirect_to=redirect_to)
-    result = run_playbook(
-        PLAYBOOK,
-        {
-            "verify_tls_url": url,
-            "verify_tls_ca_file": str(pki / "ca.crt"),
-            "verify_tls_http_url": "http://127.0.0.1:%d/apidocs" % plain.port,
-        },
-    )
+    result = check(url, pki, verify_tls_http_url="http://127.0.0.1:%d/apidocs" % plain.port)
     assert result.returncode != 0
     assert failed_task(result) == REDIRECT_TASK
     assert expected.format(url=url) in flat(result)
@@ -185,7 +173,7 @@ def test_fails_when_plain_http_does_not_redirect_to_https(redirect_to, expected,
 def test_fails_when_nothing_answers_tls(pki, serve):
     server, url = https(serve, pki, "good")
     server.stop()
-    result = run_playbook(PLAYBOOK, {"verify_tls_url": url, "verify_tls_ca_file": str(pki / "ca.crt")})
+    result = check(url, pki)
     assert result.returncode != 0
     assert failed_task(result) == "Check that the server answers TLS at verify_tls_url."
 
