@@ -106,6 +106,9 @@ def test_probes_hit_the_app_health_routes(container):
     assert ports == {"http": 8000}
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert container[probe]["httpGet"]["port"] in ("http", 8000)
+    # /healthz can wait up to the app's bound on a silent database (5 s, app/README.md "Bounded waits"):
+    # liveness must not fail for it.
+    assert container["livenessProbe"]["timeoutSeconds"] > 5
 
 
 def test_rolling_update_never_drops_a_ready_pod(deployment):
