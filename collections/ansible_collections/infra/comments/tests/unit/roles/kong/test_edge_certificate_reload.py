@@ -58,6 +58,7 @@ def cluster(tmp_path):
             capture_output=True,
             text=True,
             timeout=30,
+            check=False,
         )
         return result, json.loads(state.read_text())
 
@@ -97,6 +98,8 @@ def test_fails_clearly_before_cert_manager_issued_the_certificate(cluster):
 
 
 def test_refuses_a_wrong_number_of_arguments():
-    result = subprocess.run(["/bin/sh", str(SCRIPT), "microk8s"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["/bin/sh", str(SCRIPT), "microk8s"], capture_output=True, text=True, timeout=30, check=False
+    )
     assert result.returncode == 2
     assert "usage:" in result.stderr
