@@ -8,8 +8,11 @@ data "google_compute_image" "ubuntu" {
   project = "ubuntu-os-cloud"
 }
 
-# The VMs run as their own account, allowed only to write logs and metrics, instead of the
-# project-wide default account that has Editor on everything.
+# The VMs run as their own account, allowed only to write logs and metrics in the project and objects in
+# the backups bucket (backups.tf, granted on that bucket alone), instead of the project-wide default
+# account that has Editor on everything. The VMs' scope is cloud-platform: the access token the metadata
+# server hands out then carries what these IAM grants allow and nothing more (a narrower scope such as
+# logging-only would refuse the bucket writes barman-cloud makes with that token).
 resource "google_service_account" "node" {
   account_id   = "${var.name_prefix}-node"
   display_name = "microk8s nodes of ${var.name_prefix}"
@@ -36,7 +39,7 @@ resource "google_compute_address" "node" {
 }
 
 resource "google_compute_instance" "node" {
-  #checkov:skip=CKV_GCP_40:The nodes are the public entry point (Kong on 80/443 through MetalLB); there is no load balancer in front of them by design.
+  #checkov:skip=CKV_GCP_40:The admins reach SSH and the Kubernetes API on these addresses (from admin_cidrs only); they also give the nodes egress without a Cloud NAT. Web traffic comes through the load balancer.
   #checkov:skip=CKV_GCP_38:Boot disks use Google-managed encryption; customer-supplied keys would have to be handed to Terraform and stored in its state.
   count = var.node_count
 

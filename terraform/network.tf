@@ -1,9 +1,9 @@
 # Compute Engine and IAM must be on before anything else, and Cloud Resource Manager too: the
 # project IAM grants (google_project_iam_member) read and write the project's policy through it,
-# and it is off in many new projects. They stay on after destroy because other things in the
-# project may use them too.
+# and it is off in many new projects. Cloud Storage holds the backups bucket (backups.tf). They stay
+# on after destroy because other things in the project may use them too.
 resource "google_project_service" "required" {
-  for_each = toset(["compute.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com"])
+  for_each = toset(["compute.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com", "storage.googleapis.com"])
 
   service            = each.value
   disable_on_destroy = false

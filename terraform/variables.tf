@@ -139,3 +139,45 @@ variable "labels" {
   description = "Extra labels put on every VM and disk (e.g. owner, cost centre)."
   default     = {}
 }
+
+variable "kong_proxy_health_check_node_port" {
+  type        = number
+  description = "Node port where kube-proxy tells whether a node has a ready Kong gateway pod (the proxy Service's healthCheckNodePort), probed by the load balancer's health check. Must equal the kong role's kong_proxy_health_check_node_port (a test checks the defaults agree)."
+  default     = 30010
+
+  validation {
+    # Kubernetes' default node port range; the lowest 86 ports of it are the band it never hands out on its own
+    # (static sub-range), so a pinned port there cannot be taken first by another Service.
+    condition     = floor(var.kong_proxy_health_check_node_port) == var.kong_proxy_health_check_node_port && var.kong_proxy_health_check_node_port >= 30000 && var.kong_proxy_health_check_node_port <= 32767
+    error_message = "kong_proxy_health_check_node_port must be a port in Kubernetes' node port range, 30000-32767 (best 30000-30085, the band Kubernetes keeps for pinned ports)."
+  }
+}
+
+variable "backups_retention_days" {
+  type        = number
+  description = "Days of PostgreSQL backups kept (the backups role's backups_retention_days, written into the inventory); also how long the bucket keeps a deleted or overwritten object's old version."
+  default     = 30
+
+  validation {
+    condition     = floor(var.backups_retention_days) == var.backups_retention_days && var.backups_retention_days >= 1 && var.backups_retention_days <= 3650
+    error_message = "backups_retention_days must be a whole number of days from 1 to 3650."
+  }
+}
+
+variable "backups_bucket_name" {
+  type        = string
+  description = "Name of the GCS bucket for the PostgreSQL backups; empty means <project_id>-<name_prefix>-backups. Bucket names are global: pick another if that one is taken."
+  default     = ""
+
+  validation {
+    # No dots: dotted names need a verified domain. "goog" prefixes and "google" are reserved by GCS.
+    condition     = var.backups_bucket_name == "" || (can(regex("^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$", var.backups_bucket_name)) && !startswith(var.backups_bucket_name, "goog") && !strcontains(var.backups_bucket_name, "google"))
+    error_message = "backups_bucket_name must be empty or 3-63 lowercase letters, digits, hyphens or underscores, starting and ending with a letter or digit, without \"goog\" at the start or \"google\" anywhere."
+  }
+}
+
+variable "backups_bucket_force_destroy" {
+  type        = bool
+  description = "Whether terraform destroy (make gcp-destroy) may delete the backups bucket while it still holds backups. false: destroy stops at a non-empty bucket, so the backups outlive the cluster."
+  default     = false
+}

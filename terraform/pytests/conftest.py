@@ -165,3 +165,15 @@ def ansible_inventory_list(inventory_dir):
     )
     assert result.returncode == 0, f"ansible-inventory rejected {inventory_dir}:\n{result.stderr}"
     return json.loads(result.stdout)
+
+
+def edited_configuration(tmp_path, name, original, replacement, also=()):
+    """The parsed configuration of a temporary folder holding terraform/<name> with `original` replaced once by
+    `replacement` (the negative tests), plus unchanged copies of the files in `also` ("*" for every .tf file)."""
+    source = (TERRAFORM_DIR / name).read_text()
+    assert original in source, f"the negative test expects {original!r} in {name}"
+    others = TERRAFORM_DIR.glob("*.tf") if also == "*" else [TERRAFORM_DIR / other for other in also]
+    for path in others:
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / name).write_text(source.replace(original, replacement, 1))
+    return load_configuration(tmp_path)

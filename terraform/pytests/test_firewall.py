@@ -1,14 +1,35 @@
 """Firewall rules: SSH (22) and the Kubernetes API (16443) only from admin_cidrs, never the world;
-80/443 open to everyone; everything open between the nodes and nothing else."""
+80/443 open to everyone, but only to the load balancer's address; the load balancer's health-check port
+only from Google's probe ranges; everything open between the nodes and nothing else."""
 
 import re
 
 import pytest
 
-from conftest import TERRAFORM_DIR, load_configuration, resources, unquote
+from conftest import TERRAFORM_DIR, blocks, edited_configuration, load_configuration, load_hcl, resources, unquote
 
 ADMIN_PORTS = (22, 16443)
 WORLD = {"0.0.0.0/0", "::/0"}
+# Google's documented probe ranges for external passthrough Network Load Balancers (backend-service and
+# target-pool based). 130.211.0.0/22 probes only proxy and internal load balancers: not opened.
+NLB_PROBE_RANGES = {"35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"}
+VARIABLE_PORT = re.compile(r"^\$\{(?:tostring\()?var\.(\w+)\)?\}$")
+
+
+def variable_defaults():
+    tree = load_hcl(TERRAFORM_DIR / "variables.tf")
+    return {labels[0]: body.get("default") for labels, body in blocks(tree, "variable")}
+
+
+def port_bounds(entry):
+    """(low, high) of a firewall port entry: "80", "1-65535", or a variable (its default; test_variables
+    checks the validation that keeps kong_proxy_health_check_node_port in the node-port range)."""
+    match = VARIABLE_PORT.match(str(entry))
+    if match:
+        value = variable_defaults()[match.group(1)]
+        return int(value), int(value)
+    low, _, high = str(entry).partition("-")
+    return int(low), int(high or low)
 
 
 def as_list(value):
@@ -26,8 +47,8 @@ def opens_tcp_port(rule, port):
         if not ports:
             return True  # no ports means every port of the protocol
         for entry in ports:
-            low, _, high = str(entry).partition("-")
-            if int(low) <= port <= int(high or low):
+            low, high = port_bounds(entry)
+            if low <= port <= high:
                 return True
     return False
 
@@ -126,3 +147,71 @@ def test_the_check_catches_a_rule_opening_admin_ports_to_the_world(tmp_path, ori
     (tmp_path / "firewall.tf").write_text(firewall.replace(original, replacement, 1))
     # Exactly the rule that was changed, for both admin ports: not merely "some problem somewhere".
     assert admin_port_violations(load_configuration(tmp_path)) == expected
+
+
+def probe_ranges_local():
+    return as_list(load_hcl(TERRAFORM_DIR / "loadbalancer.tf")["locals"][0]["nlb_health_check_ranges"])
+
+
+def health_check_port_problems(configuration):
+    """What is wrong with how the health-check port is opened; an empty list means: exactly one rule opens it, TCP,
+    from exactly Google's probe ranges, to the nodes, and no rule opens it to anything else."""
+    port = int(variable_defaults()["kong_proxy_health_check_node_port"])
+    problems = []
+    openers = {
+        name: rule for name, rule in resources(configuration, "google_compute_firewall") if opens_tcp_port(rule, port)
+    }
+    probe_rules = {name: rule for name, rule in openers.items() if not rule.get("source_tags")}
+    if len(probe_rules) != 1:
+        problems.append(f"expected one rule opening {port} from source ranges, found {sorted(probe_rules)}")
+    for name, rule in probe_rules.items():
+        ranges = set(as_list(rule.get("source_ranges")))
+        if ranges == {"${local.nlb_health_check_ranges}"}:
+            ranges = set(probe_ranges_local())
+        if ranges != NLB_PROBE_RANGES:
+            problems.append(f"{name}: port {port} open to {sorted(ranges)}, not Google's probe ranges")
+        if [unquote(tag) for tag in rule.get("target_tags", [])] != ["${local.node_tag}"]:
+            problems.append(f"{name}: not limited to the nodes' tag")
+        ports = [port_bounds(entry) for allow in rule["allow"] for entry in as_list(allow.get("ports"))]
+        if ports != [(port, port)]:
+            problems.append(f"{name}: opens {ports}, not only the health-check port {port}")
+    return problems
+
+
+def test_health_check_port_only_from_google_probe_ranges(configuration):
+    assert health_check_port_problems(configuration) == []
+
+
+@pytest.mark.parametrize(
+    ("original", "replacement", "expected"),
+    [
+        (
+            "source_ranges = local.nlb_health_check_ranges",
+            'source_ranges = ["0.0.0.0/0"]',
+            "health_check: port 30010 open to ['0.0.0.0/0'], not Google's probe ranges",
+        ),
+        (
+            "ports    = [tostring(var.kong_proxy_health_check_node_port)]",
+            'ports    = [tostring(var.kong_proxy_health_check_node_port), "10250"]',
+            "health_check: opens [(30010, 30010), (10250, 10250)], not only the health-check port 30010",
+        ),
+    ],
+)
+def test_the_check_catches_a_health_check_rule_opened_too_wide(tmp_path, original, replacement, expected):
+    configuration = edited_configuration(tmp_path, "firewall.tf", original, replacement)
+    assert health_check_port_problems(configuration) == [expected]
+
+
+def test_probe_ranges_in_loadbalancer_tf_are_google_s():
+    ranges = probe_ranges_local()
+    assert set(ranges) == NLB_PROBE_RANGES and len(ranges) == len(NLB_PROBE_RANGES)
+
+
+def test_web_traffic_only_to_the_load_balancer_address(configuration):
+    """The nodes' own external IPs serve no web traffic: 80/443 are open only with the LB's address as destination."""
+    for port in (80, 443):
+        rules = [rule for _, rule in resources(configuration, "google_compute_firewall") if opens_tcp_port(rule, port)]
+        public = [rule for rule in rules if "0.0.0.0/0" in sources(rule)]
+        assert public, f"no rule opens {port} to the internet"
+        for rule in public:
+            assert as_list(rule.get("destination_ranges")) == ["${google_compute_address.lb.address}/32"], rule

@@ -47,6 +47,22 @@ def nodes(count):
     ]
 
 
+LB_ADDRESS = "198.51.100.7"
+
+
+def template_variables(count, **changes):
+    """What inventory.tf passes the template, with test values."""
+    return {
+        "nodes": nodes(count),
+        "ssh_user": "ubuntu",
+        "ssh_private_key_file": "/home/me/.ssh/id_ed25519",
+        "load_balancer_address": LB_ADDRESS,
+        "backups_gcs_bucket": "my-project-123-comments-backups",
+        "backups_retention_days": 30,
+        **changes,
+    }
+
+
 def write_inventory(tmp_path, text):
     """The rendered file inside a copy of inventories/gcp, so its group_vars apply as they will for real."""
     inventory = tmp_path / "inventories" / "gcp"
@@ -60,7 +76,7 @@ def write_inventory(tmp_path, text):
 
 @pytest.mark.parametrize("count", [1, 3])
 def test_rendered_inventory_is_what_ansible_expects(terraform, tmp_path, count):
-    variables = {"nodes": nodes(count), "ssh_user": "ubuntu", "ssh_private_key_file": "/home/me/.ssh/id_ed25519"}
+    variables = template_variables(count)
     inventory = write_inventory(tmp_path, render(terraform, tmp_path, variables))
     listing = ansible_inventory_list(inventory)
 
@@ -73,25 +89,30 @@ def test_rendered_inventory_is_what_ansible_expects(terraform, tmp_path, count):
         assert hostvars["node_ip"] == node["internal_ip"]
         assert hostvars["ansible_user"] == "ubuntu"
         assert hostvars["ansible_ssh_private_key_file"] == "/home/me/.ssh/id_ed25519"
+        # The load balancer and the backups bucket, for every host (group all), with their types.
+        assert hostvars["gcp_load_balancer_address"] == LB_ADDRESS
+        assert hostvars["backups_gcs_bucket"] == "my-project-123-comments-backups"
+        assert hostvars["backups_retention_days"] == 30
 
 
-def test_metallb_pool_is_the_first_node_internal_ip(terraform, tmp_path):
-    """Google NATs the external IP to the internal one, so MetalLB must hand out exactly that address."""
-    if not (REPO_ROOT / "inventories" / "gcp" / "group_vars" / "all" / "metallb.yml").exists():
-        pytest.fail(
-            "inventories/gcp/group_vars/all/metallb.yml is missing: the GCP inventory has no MetalLB pool",
-            pytrace=False,
-        )
-    variables = {"nodes": nodes(3), "ssh_user": "ubuntu", "ssh_private_key_file": "/home/me/.ssh/id_ed25519"}
+def test_metallb_pool_and_kong_address_are_the_load_balancer(terraform, tmp_path):
+    """The passthrough load balancer delivers packets with its own address as destination: MetalLB must give Kong's
+    proxy exactly that address, and clients (kong_public_address: verify.yml, the summary) use it too."""
+    for name in ("metallb.yml", "kong.yml"):
+        if not (REPO_ROOT / "inventories" / "gcp" / "group_vars" / "all" / name).exists():
+            pytest.fail(f"inventories/gcp/group_vars/all/{name} is missing", pytrace=False)
+    variables = template_variables(3)
     inventory = write_inventory(tmp_path, render(terraform, tmp_path, variables))
-    first = variables["nodes"][0]
     for node in variables["nodes"]:
-        assert ansible_value(inventory, node["name"], "metallb_address_pools") == [f"{first['internal_ip']}/32"]
+        assert ansible_value(inventory, node["name"], "metallb_address_pools") == [f"{LB_ADDRESS}/32"]
+        assert ansible_value(inventory, node["name"], "kong_public_address") == LB_ADDRESS
 
 
 def test_a_variable_the_template_needs_but_is_not_given_is_named(terraform, tmp_path):
     """The rendering path reports a template that no longer matches the variables inventory.tf passes, by name."""
-    result = render_result(terraform, tmp_path, {"nodes": nodes(1), "ssh_user": "ubuntu"})
+    variables = template_variables(1)
+    del variables["ssh_private_key_file"]
+    result = render_result(terraform, tmp_path, variables)
     assert result.returncode != 0
     assert 'vars map does not contain key "ssh_private_key_file"' in plain(result.stderr), result.stderr
 
@@ -99,8 +120,7 @@ def test_a_variable_the_template_needs_but_is_not_given_is_named(terraform, tmp_
 def test_a_template_syntax_error_is_reported_as_one(terraform, tmp_path):
     broken = tmp_path / "hosts.yml.tftpl"
     broken.write_text(TEMPLATE.read_text().replace("${node.name}:", "${node.name:", 1))
-    variables = {"nodes": nodes(1), "ssh_user": "ubuntu", "ssh_private_key_file": "/home/me/.ssh/id_ed25519"}
-    result = render_result(terraform, tmp_path, variables, template=broken)
+    result = render_result(terraform, tmp_path, template_variables(1), template=broken)
     assert result.returncode != 0
     assert 'Call to function "templatefile" failed' in plain(result.stderr), result.stderr
     assert str(broken) in plain(result.stderr), result.stderr

@@ -11,7 +11,18 @@ import pytest
 
 from conftest import TERRAFORM_DIR, blocks, run_terraform, unquote
 
-VALIDATED = {"project_id", "region", "zone", "node_count", "machine_type", "admin_cidrs", "ssh_public_key_path"}
+VALIDATED = {
+    "project_id",
+    "region",
+    "zone",
+    "node_count",
+    "machine_type",
+    "admin_cidrs",
+    "ssh_public_key_path",
+    "kong_proxy_health_check_node_port",
+    "backups_retention_days",
+    "backups_bucket_name",
+}
 
 
 def all_variables(configuration):
@@ -73,7 +84,13 @@ def test_good_values_pass(plan_variables):
     result = plan_variables()
     assert result.returncode == 0, result.stderr
     result = plan_variables(
-        node_count=3, machine_type="n2-custom-4-16384", region="europe-west1", zone="europe-west1-b"
+        node_count=3,
+        machine_type="n2-custom-4-16384",
+        region="europe-west1",
+        zone="europe-west1-b",
+        kong_proxy_health_check_node_port=30085,
+        backups_retention_days=90,
+        backups_bucket_name="acme-comments-backups",
     )
     assert result.returncode == 0, result.stderr
 
@@ -107,6 +124,13 @@ def test_the_example_tfvars_is_valid(plan_variables, tmp_path):
         ({"ssh_public_key_path": "/etc/hostname"}, "existing public key"),
         ({"ssh_user": "root"}, "ssh_user must be"),
         ({"subnet_cidr": "8.8.8.0/24"}, "private IPv4 range"),
+        ({"kong_proxy_health_check_node_port": 10256}, "kong_proxy_health_check_node_port must be a port"),
+        ({"kong_proxy_health_check_node_port": 32768}, "kong_proxy_health_check_node_port must be a port"),
+        ({"backups_retention_days": 0}, "backups_retention_days must be"),
+        ({"backups_retention_days": 7.5}, "backups_retention_days must be"),
+        ({"backups_bucket_name": "My_Backups"}, "backups_bucket_name must be"),
+        ({"backups_bucket_name": "my-google-backups"}, "backups_bucket_name must be"),
+        ({"backups_bucket_name": "backups.example.org"}, "backups_bucket_name must be"),
     ],
 )
 def test_bad_values_are_rejected_with_a_clear_message(plan_variables, changes, message):

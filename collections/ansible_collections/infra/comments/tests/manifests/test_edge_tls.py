@@ -16,7 +16,8 @@ import rendering
 
 INVENTORIES = rendering.discover_inventories()
 # Where clients reach Kong in each inventory (sample_hosts.yml): the certificate must hold exactly these.
-ADDRESSES = {"vagrant": ["192.168.56.200"], "gcp": ["203.0.113.10", "10.128.0.2"]}
+# GCP: the load balancer's address, both the public one and the proxy's LoadBalancer IP.
+ADDRESSES = {"vagrant": ["192.168.56.200"], "gcp": ["203.0.113.50"]}
 NAME = "comments.example.org"
 PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"

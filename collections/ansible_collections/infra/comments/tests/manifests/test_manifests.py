@@ -54,7 +54,8 @@ def test_metallb_pools_follow_each_inventory(rendered):
         documents = kube_schemas.load_documents((rendered(inventory) / "metallb" / "address-pools.yaml").read_text())
         pools[inventory] = [d["spec"]["addresses"] for d in documents if d["kind"] == "IPAddressPool"]
     assert pools["vagrant"] == [["192.168.56.200-192.168.56.220"]]
-    assert pools["gcp"] == [["10.128.0.2/32"]]
+    # GCP: the load balancer's address Terraform writes into the inventory (sample_hosts.yml), not a node's.
+    assert pools["gcp"] == [["203.0.113.50/32"]]
 
 
 def test_metallb_chart_version_is_the_version_of_the_crds_used_for_validation(shared_dir):
