@@ -4,20 +4,18 @@ Every connection the app opens carries its TCP timings (the kernel's socket opti
 timeout and a statement_timeout (the server's session settings), from their variables. A statement the
 server does not finish in time is cancelled: a JSON 503, nothing written, the connection kept.
 
-The network to PostgreSQL cut off, for real: a partition in a network namespace the test makes.
-
-The test makes its own network namespace (ip netns add; root, as CI runs) and starts PostgreSQL and the
-app (comments-api, its default settings, WORKERS x THREADS) inside it, on that namespace's loopback; the
-test's own client threads enter it too, so no packet goes anywhere else. Every request thread is made to
-hold a connection, then an iptables rule inside the namespace drops every packet to and from PostgreSQL's
-port: no FIN, no RST, the connections stay open and silent, as when a node loses power or the network
-splits. While the database is cut off, a load of concurrent writes and reads must each get the app's JSON
-503 within BOUND_SECONDS, /readyz 503, /healthz 200 (within the bound while every request thread may be
-waiting, at once after it), and a write must never be stored twice. Once the rule is gone: every worker
-finds the database again without a restart, every request thread works on a new connection, concurrent
-writes and reads all succeed, every acknowledged write is stored exactly once, and no PostgreSQL backend
-of a connection from before the cut is left behind. The namespace and every process in it go at the end,
-also when the test fails.
+The network to PostgreSQL cut off, for real: the partition test makes its own network namespace (ip netns
+add; root, as CI runs) and starts PostgreSQL and the app (comments-api, its default settings, WORKERS x
+THREADS) inside it, on that namespace's loopback; the test's own client threads enter it too, so no packet
+goes anywhere else. Every request thread is made to hold a connection, then an iptables rule inside the
+namespace drops every packet to and from PostgreSQL's port: no FIN, no RST, the connections stay open and
+silent, as when a node loses power or the network splits. While the database is cut off, a load of
+concurrent writes and reads must each get the app's JSON 503 within BOUND_SECONDS, /readyz 503, /healthz
+200 (within the bound while every request thread may be waiting, at once after it), and a write must never
+be stored twice. Once the rule is gone: every worker finds the database again without a restart, every
+request thread works on a new connection, concurrent writes and reads all succeed, every acknowledged
+write is stored exactly once, and no PostgreSQL backend of a connection from before the cut is left
+behind. The namespace and every process in it go at the end, also when the test fails.
 """
 
 import json
@@ -28,6 +26,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from statistics import median
+from typing import NamedTuple
 
 import psycopg
 import pytest
@@ -187,11 +186,17 @@ ROUTES = {
 }
 
 
-def call(server, kind: str, label: str, cut_at: float) -> tuple:
-    """One request of `kind`: (kind, seconds after the cut it was sent, seconds it took, status, JSON body, headers).
+class Answer(NamedTuple):
+    kind: str  # a key of ROUTES
+    sent: float  # seconds after the cut
+    seconds: float  # how long it took
+    status: int | None  # None: no answer after twice the bound
+    body: object  # the JSON body, else the text
+    headers: dict
 
-    A request still unanswered after twice the bound is given up on: status None.
-    """
+
+def call(server, kind: str, label: str, cut_at: float) -> Answer:
+    """One request of `kind`, timed; a request still unanswered after twice the bound is given up on."""
     method, path = ROUTES[kind]
     comment = {"email": "reader@example.com", "comment": f"while cut {label}", "content_id": CONTENT_ID}
     sent = time.monotonic() - cut_at
@@ -202,18 +207,18 @@ def call(server, kind: str, label: str, cut_at: float) -> tuple:
             )
         )
     except requests.Timeout:
-        return kind, sent, 2 * BOUND_SECONDS, None, "no answer", {}
+        return Answer(kind, sent, 2 * BOUND_SECONDS, None, "no answer", {})
     try:
         body = answer.json()
     except ValueError:
         body = answer.text
-    return kind, sent, seconds, answer.status_code, body, answer.headers
+    return Answer(kind, sent, seconds, answer.status_code, body, answer.headers)
 
 
-def load_while_cut(server, cut_at: float) -> list[tuple]:
+def load_while_cut(server, cut_at: float) -> list[Answer]:
     """CLIENTS clients writing and reading, one polling /healthz, one /readyz, until CUT_SECONDS after the cut."""
 
-    def client(role: int | str) -> list[tuple]:
+    def client(role: int | str) -> list[Answer]:
         """Client `role`: a number (writes and reads in turn, half of them starting with each), or a probe's name."""
         done, n = [], 0
         while time.monotonic() - cut_at < CUT_SECONDS:
@@ -253,28 +258,29 @@ def test_a_partition_answers_503_within_the_bound_and_every_thread_recovers_once
         results = load_while_cut(server, cut_at)
     healed_at = time.monotonic()
 
-    by_kind = {kind: [r for r in results if r[0] == kind] for kind in ("write", "read", "healthz", "readyz")}
+    by_kind = {kind: [a for a in results if a.kind == kind] for kind in ROUTES}
     database = by_kind["write"] + by_kind["read"]
-    wrong = [(kind, status, body) for kind, _, _, status, body, _ in database if (status, body) != (503, UNAVAILABLE)]
+    wrong = [(a.kind, a.status, a.body) for a in database if (a.status, a.body) != (503, UNAVAILABLE)]
     assert not wrong, f"{len(wrong)} requests did not get the JSON 503: {wrong[:5]}\n{logs([server])}"
-    assert all(headers.get("Retry-After") == "1" for *_, headers in database)
-    assert min(len(by_kind["write"]), len(by_kind["read"])) >= CLIENTS, Counter(r[0] for r in results)
-    slowest = max(seconds for _, _, seconds, *_ in database)
+    assert all(a.headers.get("Retry-After") == "1" for a in database)
+    assert min(len(by_kind["write"]), len(by_kind["read"])) >= CLIENTS, Counter(a.kind for a in results)
+    slowest = max(a.seconds for a in database)
     assert slowest < BOUND_SECONDS, f"a request waited {slowest:.2f}s on the cut-off database\n{logs([server])}"
     # Once a worker knows, it does not wait again: every later request is answered at once.
-    late = [seconds for _, sent, seconds, *_ in database if sent > BOUND_SECONDS + 0.5]
+    late = [a.seconds for a in database if a.sent > BOUND_SECONDS + 0.5]
     assert late and max(late) < 0.5, f"requests still waited after the bound: {sorted(late)[-5:]}"
     # Both workers found out the database is gone.
     assert len(worker_events(server, "database does not answer")) == WORKERS, logs([server])
 
-    assert [r[3] for r in by_kind["readyz"]] == [503] * len(by_kind["readyz"]), by_kind["readyz"]
-    assert max(r[2] for r in by_kind["readyz"]) < BOUND_SECONDS
-    health = [(sent, seconds, status) for _, sent, seconds, status, *_ in by_kind["healthz"]]
-    assert [status for *_, status in health] == [200] * len(health)
-    # Liveness never waits longer than the bound (only while every request thread may be waiting on the
-    # database), and at once after it.
-    assert max(seconds for _, seconds, _ in health) < BOUND_SECONDS, health
-    assert max(seconds for sent, seconds, _ in health if sent > BOUND_SECONDS + 0.5) < 0.5, health
+    readiness = by_kind["readyz"]
+    assert [a.status for a in readiness] == [503] * len(readiness), readiness
+    assert max(a.seconds for a in readiness) < BOUND_SECONDS, readiness
+    health = by_kind["healthz"]
+    assert [a.status for a in health] == [200] * len(health), health
+    # Liveness never waits longer than the bound (only while every request thread of a worker may be waiting
+    # on the database), and at once after it.
+    assert max(a.seconds for a in health) < BOUND_SECONDS, health
+    assert max(a.seconds for a in health if a.sent > BOUND_SECONDS + 0.5) < 0.5, health
 
     # Healed: each worker finds the database again by itself, then every request thread works on a new connection.
     wait_until(
@@ -293,12 +299,12 @@ def test_a_partition_answers_503_within_the_bound_and_every_thread_recovers_once
     # PostgreSQL's end of the old connections gave up too (the app's server-side TCP settings): none is left.
     wait_until(lambda: app_backends_older_than(url, before_cut) == 0, 10, "the backends from before the cut to go")
 
-    health_seconds = [seconds for _, seconds, _ in health]
+    health_seconds = [a.seconds for a in health]
     print(
         f"\npartition: {len(database)} requests while cut, slowest {slowest:.2f}s, "
-        f"median {median(s for _, _, s, *_ in database):.3f}s, after the bound at most {max(late):.3f}s; "
+        f"median {median(a.seconds for a in database):.3f}s, after the bound at most {max(late):.3f}s; "
         f"/healthz {len(health)} calls, slowest {max(health_seconds):.2f}s, median {median(health_seconds):.3f}s; "
-        f"/readyz slowest {max(r[2] for r in by_kind['readyz']):.2f}s; "
+        f"/readyz slowest {max(a.seconds for a in readiness):.2f}s; "
         f"recovered {recovered_at - healed_at:.2f}s after the heal; "
         f"{len(stored)} of {len(by_kind['write'])} writes sent while cut stored (once each); "
         f"test body {time.monotonic() - started:.1f}s"

@@ -30,6 +30,7 @@ import yaml
 
 import kube_schemas
 import rendering
+import testdata
 
 ChartUse = collections.namedtuple("ChartUse", "role template chart")
 
@@ -126,9 +127,16 @@ def setting(role, name, inventory=None, _seen=()):
 
 
 def chart_dir(use, charts_root, inventory=None):
-    """$SHARED/charts/<chart>-<role>_chart_version/, which must exist: the pin and the test data must agree."""
+    """The folder requirements/test-data.yml lists for the chart at the role's `<role>_chart_version`, under
+    charts_root (the test data's charts/), which must exist: the pin and the test data must agree."""
     version = setting(use.role, "%s_chart_version" % use.role, inventory)
-    folder = Path(charts_root) / ("%s-%s" % (use.chart, version))
+    try:
+        listed = testdata.chart_entry(use.chart, version)["path"]
+    except testdata.TestDataError as exc:
+        raise FileNotFoundError(
+            "roles/%s pins %s_chart_version %s, but %s" % (use.role, use.role, version, exc)
+        ) from exc
+    folder = Path(charts_root) / Path(listed).relative_to("charts")
     if not (folder / "Chart.yaml").is_file():
         present = sorted(p.name for p in Path(charts_root).glob("%s-[0-9]*" % use.chart) if p.is_dir())
         raise FileNotFoundError(
