@@ -149,15 +149,28 @@ def path(relative):
 
 def chart_dir(name, version):
     """The folder of chart `name` at `version` (a role's pin), which the list must hold."""
+    return root() / chart_entry(name, version)["path"]
+
+
+def chart_entry(name, version):
+    """The list's entry of chart `name` at `version`."""
     charts = load()["charts"]
     for chart in charts:
         if chart["name"] == name and str(chart["version"]) == str(version):
-            return root() / chart["path"]
+            return chart
     listed = sorted(str(c["version"]) for c in charts if c["name"] == name)
     raise TestDataError(
         "chart %s %s is not in %s (listed versions: %s): the role's pin and the test data must agree"
         % (name, version, LIST.relative_to(REPO), ", ".join(listed) or "none")
     )
+
+
+def chart_version(name):
+    """The one version of chart `name` the list holds (a test that needs some version of it, not a role's pin)."""
+    versions = sorted(str(c["version"]) for c in load()["charts"] if c["name"] == name)
+    if len(versions) != 1:
+        raise TestDataError("expected one version of chart %s in the list, found %s" % (name, versions or "none"))
+    return versions[0]
 
 
 def values_file(chart, version=None):

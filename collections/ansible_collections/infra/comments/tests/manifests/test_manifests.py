@@ -7,6 +7,7 @@ import yaml
 
 import kube_schemas
 import rendering
+import testdata
 
 TEMPLATES = rendering.discover_templates()
 INVENTORIES = rendering.discover_inventories()
@@ -58,15 +59,18 @@ def test_metallb_pools_follow_each_inventory(rendered):
     assert pools["gcp"] == [["203.0.113.50/32"]]
 
 
-def test_metallb_chart_version_is_the_version_of_the_crds_used_for_validation(shared_dir):
-    """The pools are validated against $SHARED/crds/metallb; that is only proof if the role installs that version."""
+def test_metallb_chart_version_is_the_version_of_the_crds_used_for_validation():
+    """The pools are validated against crds/metallb; that is only proof if the role installs that version."""
     defaults = yaml.safe_load((rendering.ROLES_DIR / "metallb" / "defaults" / "main.yml").read_text())
-    rows = [
-        line for line in (shared_dir / "crds" / "README.md").read_text().splitlines() if line.startswith("| metallb/")
-    ]
-    assert len(rows) == 1, "crds/README.md has no single metallb/ row"
-    crd_version = rows[0].strip("|").split("|")[-1].strip()
+    # requirements/test-data.yml lists each CRD with its upstream URL at its tag (.../metallb/metallb/v0.14.9/...).
+    tags = {
+        item["url"].split("/metallb/metallb/")[1].split("/")[0]
+        for item in testdata.load()["files"]
+        if item["path"].startswith("crds/metallb/")
+    }
+    assert len(tags) == 1, "requirements/test-data.yml has crds/metallb from %s, not one tag" % sorted(tags)
+    crd_version = tags.pop()
     assert "v" + defaults["metallb_chart_version"] == crd_version, (
-        "metallb_chart_version %s but $SHARED/crds/metallb holds %s: bump them together"
+        "metallb_chart_version %s but the test data's crds/metallb are %s: bump them together"
         % (defaults["metallb_chart_version"], crd_version)
     )

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 import kube_schemas
+import testdata
 
 POOL = {
     "apiVersion": "metallb.io/v1beta1",
@@ -171,10 +172,11 @@ def test_values_template_is_matched_to_exactly_one_chart_version(shared_dir, tmp
     # The chart folder wins over the loose copy of its values.yaml: the key check needs its Chart.yaml and charts/.
     assert (
         kube_schemas.chart_values_file("kong-values.yaml.j2", shared_dir / "charts")
-        == shared_dir / "charts" / "kong-3.4.1" / "values.yaml"
+        == testdata.chart_dir("kong", testdata.chart_version("kong")) / "values.yaml"
     )
-    assert (
-        kube_schemas.chart_values_file("metallb-values.yaml.j2", shared_dir / "charts").parent.name == "metallb-0.14.9"
+    assert testdata.values_file("kong").is_file()
+    assert kube_schemas.chart_values_file("metallb-values.yaml.j2", shared_dir / "charts").parent == testdata.chart_dir(
+        "metallb", testdata.chart_version("metallb")
     )
     with pytest.raises(ValueError, match="found none"):
         kube_schemas.chart_values_file("nginx-values.yaml.j2", shared_dir / "charts")
@@ -194,9 +196,9 @@ def test_every_shared_crd_schema_becomes_a_valid_json_schema(crds):
         assert "x-kubernetes-int-or-string" not in str(schema), (group, version, kind)
 
 
-def test_values_of_an_aliased_subchart_are_checked_against_the_subchart(shared_dir):
+def test_values_of_an_aliased_subchart_are_checked_against_the_subchart():
     """ingress 0.24.0 hands `controller:` and `gateway:` to kong 3.2.0 (aliases): its own values.yaml is too sparse."""
-    ingress = shared_dir / "charts" / "ingress-0.24.0" / "values.yaml"
+    ingress = testdata.chart_dir("ingress", testdata.chart_version("ingress")) / "values.yaml"
     good = (
         "gateway:\n  proxy:\n    type: LoadBalancer\n  replicaCount: 2\n"
         "controller:\n  ingressController:\n    ingressClass: kong\n"
@@ -204,7 +206,7 @@ def test_values_of_an_aliased_subchart_are_checked_against_the_subchart(shared_d
     assert kube_schemas.validate_helm_values(good, ingress) == []
     # Against ingress's values.yaml alone, the same file would be wrongly refused: the dependency makes it pass.
     assert "gateway.proxy is not a key of the chart's values" in kube_schemas.validate_helm_values(
-        good, shared_dir / "charts" / "kong" / "ingress-0.24.0-values.yaml"
+        good, testdata.values_file("ingress")
     )
     bad = (
         "gateway:\n  proxy:\n    tpye: LoadBalancer\n  postgresql:\n    auth:\n      usernme: x\n"
@@ -243,9 +245,9 @@ def test_keys_upstream_documents_in_comments_count_and_misspellings_do_not(tmp_p
     ]
 
 
-def test_keys_the_kong_chart_reads_without_listing_them(shared_dir):
+def test_keys_the_kong_chart_reads_without_listing_them():
     """proxy.externalTrafficPolicy is read by kong's service helper but named nowhere in its values.yaml."""
-    ingress = shared_dir / "charts" / "ingress-0.24.0" / "values.yaml"
+    ingress = testdata.chart_dir("ingress", testdata.chart_version("ingress")) / "values.yaml"
     assert kube_schemas.validate_helm_values("gateway:\n  proxy:\n    externalTrafficPolicy: Local\n", ingress) == []
     assert kube_schemas.validate_helm_values("gateway:\n  proxy:\n    externalTraficPolicy: Local\n", ingress) == [
         "gateway.proxy.externalTraficPolicy is not a key of the chart's values"

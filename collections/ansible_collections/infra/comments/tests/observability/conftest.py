@@ -1,7 +1,13 @@
 """Fixtures: Debian's promtool, and one bare Prometheus server on loopback whose parser checks every expression."""
 
+import sys
+from pathlib import Path
+
 import pytest
 from prometheus_process import PrometheusServer, binary
+
+# tools/testdata.py: where the upstream test data of requirements/test-data.yml is (`make test-data` records it).
+sys.path.insert(0, str(Path(__file__).resolve().parents[6] / "tools"))
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ one kube-prometheus-stack drops at scrape time. The app's own names are also che
 (test_real_prometheus.py); Kong's, CloudNativePG's, kube-state-metrics' and cAdvisor's only against the catalogue,
 since none of them runs here."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -13,8 +11,8 @@ from content import Query, all_queries, substitute
 from metric_catalogue import CADVISOR, SOURCES, source_of
 from promql_lexer import analyse
 
-SHARED = Path(os.environ.get("SHARED", Path(__file__).resolve().parents[6].parent / "shared"))
-KUBE_PROMETHEUS_STACK_VALUES = SHARED / "charts" / "kube-prometheus-stack" / "kube-prometheus-stack-77.6.2-values.yaml"
+import testdata
+
 QUERIES = [q for q in all_queries() if q.language in ("promql", "series")]
 
 
@@ -33,9 +31,14 @@ def dropped_by_kube_prometheus_stack(name: str, values: dict) -> str | None:
 
 @pytest.fixture(scope="module")
 def chart_values():
-    if not KUBE_PROMETHEUS_STACK_VALUES.exists():
-        pytest.fail(f"{KUBE_PROMETHEUS_STACK_VALUES} is missing: the upstream test data lives in $SHARED (README)")
-    return yaml.safe_load(KUBE_PROMETHEUS_STACK_VALUES.read_text())
+    """kube-prometheus-stack's default values, at the version requirements/test-data.yml lists (`make test-data`)."""
+    try:
+        values = testdata.values_file("kube-prometheus-stack")
+    except testdata.TestDataError as exc:
+        pytest.fail(str(exc))
+    if not values.exists():
+        pytest.fail(f"{values} is missing: run `make test-data`")
+    return yaml.safe_load(values.read_text())
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.where)
