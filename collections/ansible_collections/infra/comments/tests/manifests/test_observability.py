@@ -275,3 +275,39 @@ def test_no_otlp_endpoint_means_no_tracing_settings(without_observability):
     [deployment] = [d for d in app if d["kind"] == "Deployment"]
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert not [e for e in container["env"] if e["name"].startswith("OTEL_")]
+
+
+# Prometheus and Kubernetes sizes in bytes: both count in powers of 1024 (Prometheus' units.Base2Bytes: KB = KiB).
+BINARY_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def size_in_bytes(text, pattern):
+    match = re.fullmatch(pattern, text)
+    assert match, "%r is not a size of the form %s" % (text, pattern)
+    return float(match.group(1)) * BINARY_UNITS[match.group(2)]
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_prometheus_keeps_its_samples_on_a_bounded_claim(inventory, rendered, kubernetes_version):
+    """Issue 15, risk 5: not the chart's emptyDir but a claim on the cluster's default storage class, of the role's
+    size, large enough that retentionSize (with the WAL and compactions) fits in it."""
+    spec = values_of(rendered, inventory)["prometheus"]["prometheusSpec"]
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == DEFAULTS["observability_prometheus_storage_size"]
+    assert claim["accessModes"] == ["ReadWriteOnce"]
+    # No class named: the cluster's default (microk8s-hostpath), as the README says.
+    assert "storageClassName" not in claim and DEFAULTS["observability_prometheus_storage_class"] == ""
+    volume = size_in_bytes(claim["resources"]["requests"]["storage"], r"(\d+)(K|M|G|T)i")
+    limit = size_in_bytes(spec["retentionSize"], r"(\d+(?:\.\d+)?)(K|M|G|T|P|)i?B")
+    assert limit <= 0.85 * volume, "retentionSize %s does not leave 15 %% of the %s volume for the WAL" % (
+        spec["retentionSize"],
+        claim["resources"]["requests"]["storage"],
+    )
+    # The operator makes a PersistentVolumeClaim of this spec: it must be a valid one for the pinned Kubernetes.
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "prometheus-db", "namespace": CONSTANTS["observability_namespace"]},
+        "spec": claim,
+    }
+    assert kube_schemas.validate_standard(pvc, kubernetes_version) == []
