@@ -539,6 +539,157 @@ def cert_manager_problems(documents, deployments, namespace, crds):
     return problems
 
 
+def barman_cloud_problems(documents, names, crds):
+    """What the barman_cloud role waits for, and what the operator registers the plugin by, in the plugin's chart.
+
+    The operator finds a plugin by a Service in its own namespace labelled cnpg.io/pluginName, and connects to the port
+    of its cnpg.io/pluginPort annotation with the client certificate of cnpg.io/pluginClientSecret, checking the server
+    against cnpg.io/pluginServerSecret. Those two Secrets are the chart's cert-manager Certificates'; their Issuer must
+    be the chart's own. The ObjectStore CRD must be the one $SHARED/crds holds (the backups role's store is validated
+    against it), kept on uninstall.
+    """
+    problems = []
+    namespace = names["namespace"]
+    deployments = named(documents, "Deployment")
+    if names["deployment"] not in deployments:
+        problems.append(
+            "no Deployment %s (the role waits for it); Deployments: %s" % (names["deployment"], sorted(deployments))
+        )
+    service = named(documents, "Service").get(names["service"])
+    certificates = named(documents, "Certificate")
+    if service is None:
+        problems.append("no Service %s (the operator registers the plugin from it)" % names["service"])
+    else:
+        labels = service["metadata"].get("labels") or {}
+        annotations = service["metadata"].get("annotations") or {}
+        if labels.get("cnpg.io/pluginName") != names["plugin_name"]:
+            problems.append(
+                "Service %s has cnpg.io/pluginName %r, not %s"
+                % (names["service"], labels.get("cnpg.io/pluginName"), names["plugin_name"])
+            )
+        if service["metadata"].get("namespace") != namespace:
+            problems.append(
+                "Service %s is in namespace %s, not the operator's %s"
+                % (names["service"], service["metadata"].get("namespace"), namespace)
+            )
+        if annotations.get("cnpg.io/pluginPort") != str(names["port"]) or names["port"] not in [
+            p.get("port") for p in service["spec"].get("ports", [])
+        ]:
+            problems.append(
+                "Service %s: cnpg.io/pluginPort %r and its ports must both be %s"
+                % (names["service"], annotations.get("cnpg.io/pluginPort"), names["port"])
+            )
+        secrets = {c["spec"]["secretName"]: c for c in certificates.values()}
+        for annotation in ("cnpg.io/pluginServerSecret", "cnpg.io/pluginClientSecret"):
+            if annotations.get(annotation) not in secrets:
+                problems.append(
+                    "Service %s: %s %r is no Certificate's Secret (Certificates' Secrets: %s)"
+                    % (names["service"], annotation, annotations.get(annotation), sorted(secrets))
+                )
+        server = secrets.get(annotations.get("cnpg.io/pluginServerSecret"))
+        if server is not None and names["service"] not in server["spec"].get("dnsNames", []):
+            problems.append(
+                "the server Certificate %s is not for the Service name %s (dnsNames %s)"
+                % (server["metadata"]["name"], names["service"], server["spec"].get("dnsNames"))
+            )
+    if sorted(certificates) != sorted(names["certificates"]):
+        problems.append(
+            "the chart renders the Certificates %s, the role waits for %s"
+            % (sorted(certificates), sorted(names["certificates"]))
+        )
+    issuers = named(documents, "Issuer")
+    for name, certificate in sorted(certificates.items()):
+        reference = certificate["spec"].get("issuerRef") or {}
+        if reference.get("kind") != "Issuer" or reference.get("name") not in issuers:
+            problems.append(
+                "Certificate %s is issued by %s, not by the chart's Issuer (%s)" % (name, reference, sorted(issuers))
+            )
+    definitions = named(documents, "CustomResourceDefinition")
+    rendered = {(d["spec"]["group"], d["spec"]["names"]["kind"]) for d in definitions.values()}
+    expected = {(group, kind) for group, _version, kind in crds.versions if group == "barmancloud.cnpg.io"}
+    if rendered != expected or sorted(definitions) != sorted(names["crds"]):
+        problems.append(
+            "the chart renders the CRDs %s, expected %s (as in $SHARED/crds: %s)"
+            % (sorted(definitions), sorted(names["crds"]), sorted(k for _g, k in expected))
+        )
+    for name, definition in sorted(definitions.items()):
+        if (definition["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") != "keep":
+            problems.append("CRD %s lacks helm.sh/resource-policy: keep (the role's reset removes it itself)" % name)
+    return problems
+
+
+def garage_problems(documents, names):
+    """What the garage role runs its CLI in and the backups reach, in Garage's chart with the role's values.
+
+    The StatefulSet whose first pod the role execs `garage json-api` in (container garage, pods labelled as the role's
+    NetworkPolicies select them, started all at once, the readiness probe on /health), its volumes of the role's sizes
+    on the role's StorageClass, the S3 Service on the port of the endpoint the backups use, and the replication factor
+    in garage.toml.
+    """
+    problems = []
+    workload = named(documents, "StatefulSet").get(names["statefulset"])
+    if workload is None:
+        return [
+            "no StatefulSet %s (the role execs Garage's CLI in its pod 0); StatefulSets: %s"
+            % (names["statefulset"], sorted(named(documents, "StatefulSet")))
+        ]
+    spec = workload["spec"]
+    if spec.get("replicas") != names["replicas"]:
+        problems.append(
+            "StatefulSet %s has %s replicas, the role's garage_replicas is %s"
+            % (names["statefulset"], spec.get("replicas"), names["replicas"])
+        )
+    if spec.get("podManagementPolicy") != "Parallel":
+        problems.append(
+            "StatefulSet %s starts its pods %s: with the /health readiness probe, pod 1 would wait for a layout that "
+            "needs it" % (names["statefulset"], spec.get("podManagementPolicy"))
+        )
+    problems += pod_label_problems(workload, names["pod_labels"])
+    containers = {c["name"]: c for c in _pod_spec(workload).get("containers", [])}
+    garage = containers.get(names["container"])
+    if garage is None:
+        problems.append(
+            "no container %s in StatefulSet %s (the role execs into it)" % (names["container"], names["statefulset"])
+        )
+    else:
+        if garage["image"] != names["image"]:
+            problems.append("container %s runs %s, not %s" % (names["container"], garage["image"], names["image"]))
+        probe = (garage.get("readinessProbe") or {}).get("httpGet") or {}
+        if probe.get("path") != "/health" or probe.get("port") != names["admin_port"]:
+            problems.append(
+                "container %s's readiness probe is %s, not GET /health on %s"
+                % (names["container"], probe, names["admin_port"])
+            )
+    claims = {c["metadata"]["name"]: c["spec"] for c in spec.get("volumeClaimTemplates", [])}
+    for claim, size in (("data", names["data_size"]), ("meta", names["meta_size"])):
+        got = claims.get(claim)
+        if got is None:
+            problems.append(
+                "StatefulSet %s has no volume claim %s (volumes: %s)" % (names["statefulset"], claim, sorted(claims))
+            )
+            continue
+        if got["resources"]["requests"]["storage"] != size or got.get("storageClassName") != names["storage_class"]:
+            problems.append(
+                "volume claim %s asks %s of %s, the role says %s of %s"
+                % (
+                    claim,
+                    got["resources"]["requests"]["storage"],
+                    got.get("storageClassName"),
+                    size,
+                    names["storage_class"],
+                )
+            )
+    service = named(documents, "Service").get(names["service"])
+    if service is None or names["s3_port"] not in [p.get("port") for p in service["spec"].get("ports", [])]:
+        problems.append(
+            "no Service %s with the S3 port %s (the backups' endpoint)" % (names["service"], names["s3_port"])
+        )
+    config = "\n".join(d.get("data", {}).get("garage.toml", "") for d in named(documents, "ConfigMap").values())
+    if "replication_factor = %s" % names["replication_factor"] not in config:
+        problems.append("garage.toml does not set replication_factor = %s" % names["replication_factor"])
+    return problems
+
+
 # The names other roles and verify.yml use (interface contract), which the roles' own variables must give.
 CONTRACT_NAMES = {
     "kong": {
@@ -573,6 +724,18 @@ CONTRACT_NAMES = {
         "cert_manager_namespace": "cert-manager",
         "cert_manager_release_name": "cert-manager",
         "cert_manager_deployments": ["cert-manager", "cert-manager-cainjector", "cert-manager-webhook"],
+    },
+    # Issue 17's contract: the plugin next to the operator, the names it is registered by; Garage's S3 endpoint and key.
+    "barman_cloud": {
+        "barman_cloud_namespace": "cnpg-system",
+        "barman_cloud_service": "barman-cloud",
+        "barman_cloud_plugin_name": "barman-cloud.cloudnative-pg.io",
+    },
+    "garage": {
+        "garage_namespace": "garage",
+        "garage_s3_endpoint": "http://garage.garage.svc:3900",
+        "garage_key_secret": "garage-backups-key",
+        "garage_s3_region": "garage",
     },
     "metallb": {
         "metallb_namespace": "metallb-system",
@@ -619,6 +782,35 @@ def role_problems(use, documents, inventory, crds):
             setting(use.role, "cert_manager_namespace", inventory),
             crds,
         )
+    if use.chart == "plugin-barman-cloud":
+        names = {
+            key: setting(use.role, "barman_cloud_" + key, inventory)
+            for key in ("namespace", "deployment", "service", "plugin_name", "certificates", "crds")
+        }
+        names["port"] = setting(use.role, "barman_cloud_plugin_port", inventory)
+        return barman_cloud_problems(documents, names, crds)
+    if use.chart == "garage":
+        names = {
+            key: setting(use.role, "garage_" + key, inventory)
+            for key in (
+                "statefulset",
+                "container",
+                "pod_labels",
+                "replicas",
+                "data_size",
+                "meta_size",
+                "storage_class",
+                "s3_port",
+                "admin_port",
+                "replication_factor",
+            )
+        }
+        names["service"] = setting(use.role, "garage_release_name", inventory)
+        names["image"] = "%s:%s" % (
+            setting(use.role, "garage_image_repository", inventory),
+            setting(use.role, "garage_image_tag", inventory),
+        )
+        return garage_problems(documents, names)
     if use.chart == "metallb":
         return metallb_problems(
             documents,

@@ -69,6 +69,8 @@ def test_discovery_finds_every_chart_the_roles_install():
         ("kong", "ingress"),
         ("cloudnative_pg", "cloudnative-pg"),
         ("cert_manager", "cert-manager"),
+        ("barman_cloud", "plugin-barman-cloud"),
+        ("garage", "garage"),
     } <= {(use.role, use.chart) for use in CHART_USES}, CHART_USES
     assert {(use.role, use.chart) for use in KEYS_ONLY_USES} == {("observability", "kube-prometheus-stack")}
     assert set(CHART_USES) | set(KEYS_ONLY_USES) == set(charts.discover_chart_templates())
@@ -223,6 +225,16 @@ BROKEN = [
     ("cert-manager", {"fullnameOverride": "cm"}, "no Deployment cert-manager (the role waits for it)"),
     ("ingress", {"gateway": {"secretVolumes": []}}, "does not mount the edge certificate's Secret kong-edge-tls"),
     ("ingress", {"gateway": {"env": {"ssl_cert": None}}}, "KONG_SSL_CERT is"),
+    ("plugin-barman-cloud", {"service": {"port": 9091}}, "cnpg.io/pluginPort '9091' and its ports must both be 9090"),
+    ("plugin-barman-cloud", {"crds": {"create": False}}, "the chart renders the CRDs []"),
+    ("plugin-barman-cloud", {"certificate": {"createClientCertificate": False}}, "cnpg.io/pluginClientSecret"),
+    ("plugin-barman-cloud", {"fullnameOverride": "barman"}, "no Deployment plugin-barman-cloud"),
+    ("garage", {"deployment": {"podManagementPolicy": "OrderedReady"}}, "starts its pods OrderedReady"),
+    ("garage", {"persistence": {"data": {"size": "1Gi"}}}, "volume claim data asks 1Gi"),
+    ("garage", {"garage": {"replicationFactor": "3"}}, "does not set replication_factor = 1"),
+    ("garage", {"readinessProbe": {"httpGet": {"path": "/"}}}, "readiness probe is"),
+    ("garage", {"deployment": {"kind": "DaemonSet"}}, "no StatefulSet garage"),
+    ("garage", {"image": {"repository": "dxflrs/amd64_garage"}}, "runs dxflrs/amd64_garage:v2.0.0"),
     ("metallb", {"speaker": {"frr": {"enabled": True}}}, "DaemonSet metallb-speaker runs the FRR container"),
     ("metallb", {"fullnameOverride": "lb"}, "no Deployment metallb-controller"),
     ("metallb", {"fullnameOverride": "lb"}, "no DaemonSet metallb-speaker"),
