@@ -10,6 +10,11 @@ VENV ?= .venv
 APP_VENV ?= .venv-app
 # checkov pins many libraries of its own; it gets its own venv for the same reason.
 CHECKOV_VENV ?= .venv-checkov
+# barman-cloud (and moto's S3 server) for tests/backup: boto3/botocore pinned as the Barman Cloud plugin's sidecar has
+# them, so a venv of its own, made with Debian's Python: PostgreSQL runs barman-cloud-wal-archive as its own account,
+# which cannot reach a Python under root's home (pyenv and the like).
+BACKUP_VENV ?= .venv-backup
+BACKUP_PYTHON ?= /usr/bin/python3
 # Upstream charts, CRDs and values files used as test data, listed with their pins in requirements/test-data.yml:
 # `make test-data` uses SHARED (beside the clone, never copied in) when it holds all of them with the pinned content,
 # else assembles TEST_DATA_CACHE with helm pull and checked downloads (tools/testdata.py). TEST_DATA_URL_<SOURCE>
@@ -108,7 +113,7 @@ lint: venv ## ruff (lint and format), yamllint, ansible-lint (production profile
 	@# actionlint exits 3 when there is no workflow at all; a clone without .github/workflows has nothing to check.
 	if compgen -G '.github/workflows/*.y*ml' >/dev/null; then $(VENV)/bin/actionlint; else echo 'actionlint: no workflows in .github/workflows'; fi
 
-test-collection: sanity units manifests argspecs syntax molecule-syntax verify-api observability ## All checks of the collection.
+test-collection: sanity units manifests argspecs syntax molecule-syntax verify-api observability backup-mechanism ## All checks of the collection.
 
 sanity: venv ## ansible-test sanity on the collection.
 	$(COLLECTION_DIR)/tests/sanity.sh
@@ -136,6 +141,9 @@ verify-api: venv app-venv ## verify.yml's API task file run by ansible-playbook 
 
 observability: app-venv prometheus test-data ## Alert rules (promtool check, unit tests), dashboards, metric names; the app's queries on a real Prometheus.
 	$(APP_VENV)/bin/python -m pytest -q $(COLLECTION_DIR)/tests/observability
+
+backup-mechanism: app-venv backup-venv ## WAL archiving, base backup and restores (latest, a time, a lost segment) with barman-cloud on PostgreSQL and S3 on loopback.
+	BACKUP_VENV=$(CURDIR)/$(BACKUP_VENV) $(APP_VENV)/bin/python -m pytest -q tests/backup
 
 test-infra: terraform-check vagrant-validate ## Terraform and Vagrantfile checks.
 
@@ -203,6 +211,13 @@ $(APP_VENV)/.installed: app/pyproject.toml app/comments_harness/pyproject.toml a
 	$(APP_VENV)/bin/pip install -q --no-deps -e ./app -e ./app/comments_harness
 	touch $@
 
+backup-venv: $(BACKUP_VENV)/.installed
+$(BACKUP_VENV)/.installed: requirements/backup-test.txt
+	@[ -x $(BACKUP_PYTHON) ] || { echo 'make backup-venv: $(BACKUP_PYTHON) is missing: apt-get install python3 python3-venv python3-dev libpq-dev gcc (psycopg2 is built from source, as in the plugin image)' >&2; exit 1; }
+	$(BACKUP_PYTHON) -m venv $(BACKUP_VENV)
+	$(BACKUP_VENV)/bin/pip install -q -r requirements/backup-test.txt
+	touch $@
+
 checkov-venv: $(CHECKOV_VENV)/.installed
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -210,9 +225,10 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	touch $@
 
 clean: ## Remove the virtual environments and test output.
-	rm -rf $(VENV) $(APP_VENV) $(CHECKOV_VENV) $(COLLECTION_DIR)/tests/output
+	rm -rf $(VENV) $(APP_VENV) $(CHECKOV_VENV) $(BACKUP_VENV) $(COLLECTION_DIR)/tests/output
 
 .PHONY: help lab lab-destroy gcp-up gcp-destroy tf-validate molecule run image bench test lint \
 	test-collection sanity units manifests argspecs syntax molecule-syntax test-infra terraform-check \
-	vagrant-validate test-app test-image verify-api observability venv helm prometheus app-venv checkov-venv clean \
+	vagrant-validate test-app test-image verify-api observability backup-mechanism venv helm prometheus app-venv checkov-venv \
+	backup-venv clean \
 	test-data
