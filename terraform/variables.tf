@@ -146,8 +146,8 @@ variable "kong_proxy_health_check_node_port" {
   default     = 30010
 
   validation {
-    # Kubernetes' default node port range; the lowest 86 ports of it are the band it never hands out on its own
-    # (static sub-range), so a pinned port there cannot be taken first by another Service.
+    # Kubernetes' default node port range; its lowest 86 ports are the static band, which
+    # Kubernetes allocates from only when the rest is full, so a pinned port there is not taken first by another Service.
     condition     = floor(var.kong_proxy_health_check_node_port) == var.kong_proxy_health_check_node_port && var.kong_proxy_health_check_node_port >= 30000 && var.kong_proxy_health_check_node_port <= 32767
     error_message = "kong_proxy_health_check_node_port must be a port in Kubernetes' node port range, 30000-32767 (best 30000-30085, the band Kubernetes keeps for pinned ports)."
   }

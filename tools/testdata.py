@@ -443,6 +443,9 @@ class Fetcher:
         target.write_text(text)
 
 
+_RENDERS = {}
+
+
 def render_document(helm, chart, spec):
     """`helm template RELEASE CHART -n NS --show-only TEMPLATE [--set ...]`, the document named spec["name"], with
     its `# Source:` line dropped and starting with `---` (how $SHARED/crds holds them, crds/README.md)."""
@@ -451,10 +454,13 @@ def render_document(helm, chart, spec):
         command += ["--set", setting]
     if spec.get("kube_version"):
         command += ["--kube-version", spec["kube_version"]]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise TestDataError("rendering %s from %s failed: %s" % (spec["name"], chart, result.stderr.strip()))
-    for document in re.split(r"^---\n", result.stdout, flags=re.M):
+    key = tuple(command)
+    if key not in _RENDERS:  # one template holds many CRDs (cloudnative-pg's 11): rendered once
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise TestDataError("rendering %s from %s failed: %s" % (spec["name"], chart, result.stderr.strip()))
+        _RENDERS[key] = result.stdout
+    for document in re.split(r"^---\n", _RENDERS[key], flags=re.M):
         body = re.sub(r"^# Source: .*\n", "", document)
         if (yaml.safe_load(body) or {}).get("metadata", {}).get("name") == spec["name"]:
             return "---\n" + body

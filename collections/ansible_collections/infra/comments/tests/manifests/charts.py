@@ -182,8 +182,10 @@ def served_api_versions(kubernetes_version):
     return sorted(found)
 
 
-def render_chart(folder, release, namespace, values_files, kubernetes_version):
-    """Documents `helm template` renders (CRDs included), for the given Kubernetes minor version."""
+def render_chart(folder, release, namespace, values_files, kubernetes_version, post_renderer=None, extra_env=None):
+    """Documents `helm template` renders (CRDs included), for the given Kubernetes minor version; with
+    `post_renderer`, piped through that program as `helm install --post-renderer` does, `extra_env` in its
+    environment."""
     command = [
         helm_binary(),
         "template",
@@ -199,6 +201,8 @@ def render_chart(folder, release, namespace, values_files, kubernetes_version):
         command += ["--api-versions", api_version]
     for values in values_files:
         command += ["--values", str(values)]
+    if post_renderer:
+        command += ["--post-renderer", str(post_renderer)]
     with tempfile.TemporaryDirectory(prefix="helm-home-") as home:
         # No repositories, cache or plugins of the user's: the chart and its charts/ are all Helm gets.
         env = dict(
@@ -206,6 +210,7 @@ def render_chart(folder, release, namespace, values_files, kubernetes_version):
             HELM_CACHE_HOME=home + "/cache",
             HELM_CONFIG_HOME=home + "/config",
             HELM_DATA_HOME=home + "/data",
+            **(extra_env or {}),
         )
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
