@@ -18,11 +18,12 @@ def create_app(settings=None, test_config: dict | None = None, span_processor=No
     from . import api, errors, observability, ops
     from .config import Settings
     from .db import Database
+    from .framework import CommentsFlask
 
     settings = settings or Settings.from_env()
     observability.setup_logging(settings.log_level)
 
-    app = Flask(__name__)
+    app = CommentsFlask(__name__)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         MAX_COMMENT_LENGTH=settings.max_comment_length,

@@ -9,18 +9,17 @@ from .observability import COMMENTS_CREATED
 bp = Blueprint("api", __name__, url_prefix="/api/comment")
 
 
-def _db():
-    return current_app.extensions["comments_db"]
-
-
 @bp.post("/new")
 def create_comment():
-    if not request.is_json:
+    # The app and the request, each looked up once: every attribute read through `current_app` or
+    # `request` is a context-variable lookup of its own.
+    app, req = current_app._get_current_object(), request._get_current_object()
+    if not req.is_json:
         # Checked before reading the body: the original only ever accepted JSON.
-        return error_response(415, f"Content-Type must be application/json, got {request.mimetype or 'none'!r}")
-    body = validation.parse_json_body(request.get_data(cache=False))
-    new = validation.new_comment(body, current_app.config["MAX_COMMENT_LENGTH"])
-    stored = _db().add_comment(new.content_id, new.email, new.comment)
+        return error_response(415, f"Content-Type must be application/json, got {req.mimetype or 'none'!r}")
+    body = validation.parse_json_body(req.get_data(cache=False))
+    new = validation.new_comment(body, app.config["MAX_COMMENT_LENGTH"])
+    stored = app.extensions["comments_db"].add_comment(new.content_id, new.email, new.comment)
     COMMENTS_CREATED.inc()
     return jsonify(
         status="SUCCESS",
@@ -33,9 +32,11 @@ def create_comment():
 
 @bp.get("/list/<content_id>")
 def list_comments(content_id: str):
+    app, req = current_app._get_current_object(), request._get_current_object()
     content_id = validation.canonical_content_id(content_id)
-    limit, offset = validation.page(request.args, current_app.config["MAX_PAGE_SIZE"])
-    db = _db()
+    # Without a query string there are no arguments to parse.
+    limit, offset = validation.page(req.args if req.query_string else {}, app.config["MAX_PAGE_SIZE"])
+    db = app.extensions["comments_db"]
     body = db.list_json(content_id, limit, offset)
     # An empty page past the end of an existing list is a 200 []; only a content id with no
     # comments at all is the original's 404.
@@ -43,4 +44,4 @@ def list_comments(content_id: str):
         response = jsonify(status="NOT-FOUND", message=f"content_id {content_id} not found")
         response.status_code = 404
         return response
-    return current_app.response_class(body, mimetype="application/json")
+    return app.response_class(body, content_type="application/json")

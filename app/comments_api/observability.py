@@ -16,6 +16,7 @@ import re
 import sys
 import time
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 
 from flask import Flask, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -67,6 +68,8 @@ def setup_logging(level: str) -> None:
         logger.propagate = False
 
 
+# A str as JSON, exactly as json.dumps writes it (the C function json.dumps itself calls for one).
+_json_string = encode_basestring_ascii
 _second = (-1, "")  # (second, its formatted timestamp), reused within that second
 # Standard methods keep their name in metrics; anything else is "OTHER", so that a client
 # inventing methods cannot create new time series without end.
@@ -94,7 +97,7 @@ def _write_access_line(
     line = (
         f'{{"ts": "{cached[1]}.{int((now - second) * 1000):03d}+00:00", "level": "info", '
         f'"logger": "comments_api.access", "pid": {os.getpid()}, "msg": "request", '
-        f'"method": {json.dumps(method[:16])}, "path": {json.dumps(path[:1024])}, "status": {status}, '
+        f'"method": {_json_string(method[:16])}, "path": {_json_string(path[:1024])}, "status": {status}, '
         f'"duration_ms": {duration * 1000:.3f}, "request_id": "{request_id}"{trace_fields}}}\n'
     )
     try:

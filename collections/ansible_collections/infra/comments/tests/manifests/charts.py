@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import jinja2
 import kubernetes_validate
 import yaml
 
@@ -124,6 +125,20 @@ def setting(role, name, inventory=None, _seen=()):
     parts = [str(setting(role, match["name"], inventory, _seen + (name,))) for match in REFERENCE.finditer(value)]
     pieces = iter(parts)
     return REFERENCE.sub(lambda _match: next(pieces), value)
+
+
+def node_count_setting(role, name, inventory=None):
+    """An int setting whose default follows the node count (kong_gateway_replicas: one per node, at least two).
+
+    The inventory's value when it sets one, else the role's own default expression evaluated by Jinja, with the
+    inventory's sample hosts as the microk8s group: the formula is read from defaults/main.yml, not written again here.
+    """
+    group_vars = inventory_group_vars(inventory) if inventory else {}
+    if name in group_vars:
+        return int(group_vars[name])
+    hosts = list(rendering.sample_hosts(inventory or "vagrant"))
+    expression = _load_vars(rendering.ROLES_DIR / role / "defaults")[name]
+    return int(jinja2.Template(str(expression)).render(groups={"microk8s": hosts}, ansible_play_hosts_all=hosts))
 
 
 def chart_dir(use, charts_root, inventory=None):
@@ -771,7 +786,7 @@ def role_problems(use, documents, inventory, crds):
         if not acme:
             names["tls_secret"] = setting(use.role, "kong_tls_secret", inventory)
             names["tls_mount"] = setting(use.role, "kong_tls_mount", inventory)
-        return ingress_problems(documents, names, int(setting(use.role, "kong_gateway_replicas", inventory)))
+        return ingress_problems(documents, names, node_count_setting(use.role, "kong_gateway_replicas", inventory))
     if use.chart == "cloudnative-pg":
         return cloudnative_pg_problems(
             documents,
