@@ -7,6 +7,9 @@
 3. PostgreSQL primary lost: the pod labelled cnpg.io/instanceRole=primary is deleted while writes run; writes may
    fail while CloudNativePG fails over or restarts it, but every write the API acknowledged is listed afterwards.
 
+With --while-absent STOP_FILE it only runs reads and writes until STOP_FILE exists, for work another process does
+meanwhile (resources/upgrade.yml runs playbooks/upgrade.yml): zero failed requests, every acknowledged write listed.
+
 Runs on the controller with the tooling venv (kubernetes client) and urllib; resources/verify.yml calls it with
 the fetched kubeconfig and the base URL playbooks/verify.yml settled on. Exit 0 only if all three hold.
 """
@@ -14,6 +17,7 @@ the fetched kubeconfig and the base URL playbooks/verify.yml settled on. Exit 0 
 import argparse
 import datetime
 import json
+import os
 import ssl
 import sys
 import threading
@@ -295,9 +299,39 @@ def check_pod_loss(platform: Platform, api: Client, timeout: float) -> list[str]
     return problems
 
 
+def check_while(api: Client, stop_file: str, timeout: float) -> list[str]:
+    """Reads and writes through Kong until stop_file exists (another process's work is under way, such as
+    playbooks/upgrade.yml): zero failed requests, and every acknowledged write listed afterwards, with its text."""
+    content_id = f"resilience-while-{uuid.uuid4().hex[:8]}"
+    log(f"while: reads and writes to content {content_id} through Kong until {stop_file} exists")
+    with Load(api, content_id, writes_only=False) as load:
+        wait_for(lambda: os.path.exists(stop_file), timeout, f"{stop_file} (the end of the work)", interval=1)
+        time.sleep(5)
+    failures = load.failures()
+    acknowledged = dict(load.acknowledged)
+    log(f"while: {load.count()} requests ({load.count(what='write')} writes), {len(failures)} failed")
+    problems = [f"while: {len(failures)} request(s) failed: {describe(failures)}"] if failures else []
+    if load.count(ok=True) < 20:
+        problems.append(f"while: only {load.count(ok=True)} requests answered; the loop did not really run")
+    status, listed = api.call("GET", f"/api/comment/list/{content_id}")
+    if status != 200 or not isinstance(listed, list):
+        return problems + [f"while: listing content {content_id} gave HTTP {status}: {str(listed)[:200]}"]
+    listed_by_id = {c["id"]: c["comment"] for c in listed}
+    lost = sorted(i for i in acknowledged if listed_by_id.get(i) != acknowledged[i])
+    log(f"while: {len(acknowledged)} writes acknowledged, {len(listed)} listed, {len(lost)} missing or altered")
+    if lost:
+        problems.append(f"while: {len(lost)} acknowledged write(s) are not listed as written: ids {lost[:20]}")
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--kubeconfig", help="required unless --while-absent")
+    parser.add_argument(
+        "--while-absent",
+        metavar="STOP_FILE",
+        help="only a request loop through Kong until STOP_FILE exists (molecule's upgrade step); no pod is touched",
+    )
     parser.add_argument("--base-url", required=True, help="the API through Kong, e.g. https://192.168.57.200")
     parser.add_argument("--ca-file", help="CA certificate the edge's certificate chains to (empty: system store)")
     parser.add_argument("--namespace", default="comments")
@@ -306,8 +340,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds each rollout or recovery may take")
     parser.add_argument("--request-timeout", type=float, default=15)
     args = parser.parse_args()
+    if not args.kubeconfig and not args.while_absent:
+        parser.error("--kubeconfig is required (unless --while-absent)")
 
-    platform = Platform(args.kubeconfig, args.namespace, args.deployment, args.cluster)
     api = Client(args.base_url, args.request_timeout, args.ca_file)
     status, answer = api.call("GET", "/api/comment/list/resilience-reachable")
     if status != 404:
@@ -315,11 +350,18 @@ def main() -> int:
         return 1
 
     problems = []
-    for check in (check_rollout, check_pod_loss):
+    if args.while_absent:
         try:
-            problems += check(platform, api, args.timeout)
-        except TimeoutError as error:  # the platform did not recover in time: a failure, with what it waited for
-            problems.append(f"{check.__name__}: {error}")
+            problems += check_while(api, args.while_absent, args.timeout)
+        except TimeoutError as error:
+            problems.append(f"check_while: {error}")
+    else:
+        platform = Platform(args.kubeconfig, args.namespace, args.deployment, args.cluster)
+        for check in (check_rollout, check_pod_loss):
+            try:
+                problems += check(platform, api, args.timeout)
+            except TimeoutError as error:  # the platform did not recover in time: a failure, with what it waited for
+                problems.append(f"{check.__name__}: {error}")
     for problem in problems:
         log(f"FAILED {problem}")
         print(problem, file=sys.stderr)
