@@ -12,7 +12,9 @@ roles pass: `helm show crds` gives the `crds/` folder (subcharts' included), the
 import subprocess
 
 import pytest
-from test_charts import CHART_USES, USE_IDS, chart_render  # noqa: F401 (chart_render is a fixture)
+
+# chart_render is test_charts.py's fixture (the real chart rendered with the role's values), used by name.
+from test_charts import CHART_USES, USE_IDS, chart_render  # noqa: F401  # pylint: disable=unused-import
 
 import charts
 import kube_schemas
