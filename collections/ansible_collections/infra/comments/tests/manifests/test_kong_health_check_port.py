@@ -10,10 +10,8 @@ port, and nothing else differs from the plain render the other chart tests check
 """
 
 import copy
-import os
 import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -45,13 +43,21 @@ def render(rendered, shared_dir, kubernetes_version, inventory, post_renderer=No
     )
 
 
+@pytest.fixture(scope="module")
+def post_renderer(tmp_path_factory):
+    """The program as the role installs it: the file with an interpreter line in front, executable; the interpreter
+    is this one (it has PyYAML, as python3-yaml gives the node's python3)."""
+    program = tmp_path_factory.mktemp("post-renderer") / "kong-proxy-health-check-port"
+    program.write_text("#!%s\n%s\n" % (sys.executable, POST_RENDERER.read_text()))
+    program.chmod(0o755)
+    return program
+
+
 def post_renderer_env(port, inventory):
-    """What the role's task puts in the environment; `python3` is this interpreter (it has PyYAML, as python3-yaml
-    gives the node's)."""
+    """What the role's task puts in the environment."""
     return {
         "KONG_PROXY_SERVICE": charts.setting("kong", "kong_proxy_service", inventory),
         "KONG_PROXY_HEALTH_CHECK_NODE_PORT": str(port),
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     }
 
 
@@ -84,11 +90,13 @@ def test_the_chart_has_no_value_for_it(shared_dir):
 
 
 @pytest.mark.parametrize("inventory", INVENTORIES)
-def test_the_proxy_service_gets_the_role_s_port(inventory, rendered, shared_dir, crds, kubernetes_version):
+def test_the_proxy_service_gets_the_role_s_port(
+    inventory, rendered, shared_dir, crds, kubernetes_version, post_renderer
+):
     port = int(charts.setting("kong", "kong_proxy_health_check_node_port", inventory))
     assert 30000 <= port <= 32767
     documents = render(
-        rendered, shared_dir, kubernetes_version, inventory, POST_RENDERER, post_renderer_env(port, inventory)
+        rendered, shared_dir, kubernetes_version, inventory, post_renderer, post_renderer_env(port, inventory)
     )
     assert kube_schemas.validate_manifest_documents(documents, crds, kubernetes_version) == []
     services = charts.named(documents, "Service")
@@ -102,8 +110,8 @@ def test_the_proxy_service_gets_the_role_s_port(inventory, rendered, shared_dir,
     assert comparable(documents) == comparable(plain)
 
 
-def test_a_broken_post_renderer_fails_the_render(rendered, shared_dir, kubernetes_version):
+def test_a_broken_post_renderer_fails_the_render(rendered, shared_dir, kubernetes_version, post_renderer):
     """Helm stops when the program fails (here: the port is not a node port), so no Service without it is applied."""
     inventory = INVENTORIES[0]
     with pytest.raises(RuntimeError, match="outside the node port range"):
-        render(rendered, shared_dir, kubernetes_version, inventory, POST_RENDERER, post_renderer_env(8080, inventory))
+        render(rendered, shared_dir, kubernetes_version, inventory, post_renderer, post_renderer_env(8080, inventory))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: infra.comments contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helm post-renderer: pins the healthCheckNodePort of Kong's proxy Service.
@@ -11,8 +10,9 @@ other object through unchanged. The port is $KONG_PROXY_HEALTH_CHECK_NODE_PORT; 
 picks a port). Kubernetes has the field only with type LoadBalancer and externalTrafficPolicy Local, and refuses it
 otherwise: such a Service is left alone.
 
-Installed by the kong role (tasks/install.yml); needs PyYAML (python3-yaml on the node). Exit 1 with a message on
-stderr when the Service is not in the manifests or the port is not a node port.
+Installed by the kong role (tasks/install.yml) with the interpreter line #!/usr/bin/python3 put in front (the file
+itself has none: a collection's non-module files may not name python3 there); needs PyYAML (python3-yaml on the
+node). Exit 1 with a message on stderr when the Service is not in the manifests or the port is not a node port.
 """
 
 import os
