@@ -12,11 +12,13 @@ REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(os.environ.get("ANSIBLE_PLAYBOOK", REPO / ".venv" / "bin" / "ansible-playbook"))
 
 
-def run_playbook(playbook: Path, extra_vars: dict | None = None) -> subprocess.CompletedProcess:
-    """ansible-playbook on localhost with the repository's ansible.cfg; stdout and stderr kept as .output."""
+def run_playbook(
+    playbook: Path, extra_vars: dict | None = None, inventory: Path | None = None
+) -> subprocess.CompletedProcess:
+    """ansible-playbook on localhost (or on `inventory`) with the repository's ansible.cfg; output kept as .output."""
     if not ANSIBLE_PLAYBOOK.exists():
         pytest.fail(f"{ANSIBLE_PLAYBOOK} is missing: run `make venv` first")
-    command = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook)]
+    command = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory) if inventory else "localhost,", str(playbook)]
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
