@@ -272,7 +272,29 @@ CADVISOR = Source(
     ),
 )
 
-SOURCES = (APP, PROMETHEUS, KONG, CLOUDNATIVE_PG, KUBE_STATE_METRICS, CADVISOR)
+# The Barman Cloud plugin v0.13.0 (chart plugin-barman-cloud 0.7.0): gauges without labels of their own, which
+# CloudNativePG's instance exporter (port 9187, the PodMonitor comments-db) serves beside its own. The names are
+# the plugin name barman-cloud.cloudnative-pg.io with "." and "-" as "_", then the metric (metrics.go's
+# buildFqName); its observability page lists the same three. They replace the in-tree cnpg_collector_*_backup_*
+# gauges, which stay 0 once the plugin does the backups.
+BARMAN_CLOUD_PLUGIN = Source(
+    project="Barman Cloud plugin for CloudNativePG (CNPG-I metrics through the instance exporter)",
+    version="v0.13.0 (chart plugin-barman-cloud 0.7.0)",
+    url=(
+        "https://github.com/cloudnative-pg/plugin-barman-cloud/blob/v0.13.0/internal/cnpgi/instance/metrics.go and "
+        "https://github.com/cloudnative-pg/plugin-barman-cloud/blob/v0.13.0/web/docs/observability.md"
+    ),
+    names=frozenset(
+        {
+            "barman_cloud_cloudnative_pg_io_first_recoverability_point",  # unix time; 0 without a backup
+            "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",  # unix time; 0 without a backup
+            "barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp",  # unix time; 0 if none failed
+        }
+    ),
+    note="Every instance reports the same values (the ObjectStore's status for the cluster's serverName).",
+)
+
+SOURCES = (APP, PROMETHEUS, KONG, CLOUDNATIVE_PG, BARMAN_CLOUD_PLUGIN, KUBE_STATE_METRICS, CADVISOR)
 
 
 def source_of(name: str) -> Source | None:

@@ -44,6 +44,8 @@ REQUIRED_PANELS = {
         "Transactions/s",
         "Replication lag",
         "Database size",
+        "Last base backup age",
+        "WAL archiving",
     ],
 }
 # Grafana computes $__rate_interval as at least four scrape intervals; any other window is at least that long.

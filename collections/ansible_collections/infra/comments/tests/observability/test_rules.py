@@ -73,6 +73,14 @@ def test_the_coverage_check_sees_an_alert_without_tests(tmp_path):
     assert untested({"A", "B"}, [only_firing]) == ["A: no quiet case", "B: no firing case", "B: no quiet case"]
 
 
+def test_series_values_stay_promtool_notation_when_reloaded():
+    """`values: 0x5` is the YAML number 5 to any YAML reader (the mutation runs below reload the files): `0+0x5`."""
+    for path in rule_test_files():
+        for group in yaml.safe_load(path.read_text())["tests"]:
+            for series in group.get("input_series", []):
+                assert isinstance(series["values"], str), f"{path.name}: {series['series']} values {series['values']!r}"
+
+
 def test_every_test_file_loads_rule_files_that_exist_and_every_rule_file_is_tested():
     tested = set()
     for path in rule_test_files():
