@@ -69,11 +69,6 @@ resource "google_compute_region_backend_service" "kong" {
     group          = google_compute_instance_group.nodes.self_link
     balancing_mode = "CONNECTION"
   }
-
-  log_config {
-    enable      = true
-    sample_rate = 0.5
-  }
 }
 
 resource "google_compute_forwarding_rule" "kong" {
