@@ -83,6 +83,11 @@ def make_lab(tmp_path, in_cluster=("node1",), hosts=tuple(NODES), channel="1.35/
             (tmp_path / name / "snap" / "certs").mkdir(parents=True)
             (tmp_path / name / "snap" / "credentials").mkdir(parents=True)
             (tmp_path / name / "snap" / "certs" / "csr.conf.template").write_text(CSR_TEMPLATE)
+    venv_python = tmp_path / "client-venv" / "bin" / "python"
+    if not venv_python.exists():
+        venv_python.parent.mkdir(parents=True)
+        venv_python.write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
+        venv_python.chmod(0o755)
     write_inventory(tmp_path, hosts)
     (tmp_path / "site.yml").write_text(
         yaml.safe_dump([{"name": "microk8s", "hosts": "microk8s", "roles": [{"role": "infra.comments.microk8s"}]}])
@@ -96,8 +101,9 @@ def make_lab(tmp_path, in_cluster=("node1",), hosts=tuple(NODES), channel="1.35/
                 # The HA wait's pause between status reads, shortened: the fake promotes the third voter at once.
                 "microk8s_ha_wait_delay": 1,
                 "microk8s_cert_kicker_delay": 1,
-                # No venv here: the node keeps this Python.
-                "microk8s_kubernetes_client_python": str(tmp_path) + "/no-venv/bin/python",
+                # The pinned client's venv is not built here (its step is skipped); a stand-in that runs this Python,
+                # so the switch of interpreter after it (tasks/interpreter.yml) is made and every later task uses it.
+                "microk8s_kubernetes_client_python": str(venv_python),
             }
         )
     )
@@ -237,6 +243,9 @@ def test_first_run_forms_the_cluster_and_the_second_changes_nothing(lab):
     ]
     assert apply_at < rollouts[0] < first_join < rollouts[1] and len(rollouts) == 2, log
 
+    # Once the client's Python exists, every node's later tasks run with it.
+    switch = "Run the rest of the play's tasks on this node with the pinned Kubernetes client's Python."
+    assert re.search(re.escape(switch) + r"\] \*+\n(?:ok: \[node\d\]\n){3}", output), output
     # Not yet clustered when the SAN (ansible_host) was added: microk8s' apiservice-kicker reissued each node's
     # certificate and restarted kubelite; the role waited for that restart and reissued nothing itself.
     assert calls(lab, "refresh-certs") == []
