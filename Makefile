@@ -136,7 +136,7 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook against both i
 
 molecule-syntax: venv ## molecule syntax for every scenario (its converge), and a syntax check of the shared verify and reset playbooks.
 	for s in molecule/*/molecule.yml; do $(VENV)/bin/molecule syntax -s "$$(basename "$$(dirname "$$s")")"; done
-	for inv in inventories/*/; do $(VENV)/bin/ansible-playbook --syntax-check -i "$$inv" molecule/resources/verify.yml molecule/resources/reset.yml molecule/resources/upgrade.yml molecule/resources/grown.yml; done
+	for inv in inventories/*/; do $(VENV)/bin/ansible-playbook --syntax-check -i "$$inv" molecule/resources/verify.yml molecule/resources/verify-default.yml molecule/resources/reset.yml molecule/resources/upgrade.yml molecule/resources/grown.yml; done
 	$(VENV)/bin/python -m py_compile molecule/resources/resilience.py
 
 verify-api: venv app-venv ## verify.yml's API task file run by ansible-playbook against the app started locally on PostgreSQL.
