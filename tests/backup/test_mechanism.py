@@ -169,7 +169,8 @@ def restore(history, logs, target=None) -> PostgresCluster:
         wait_until(lambda: promoted(cluster), 60, "the restored server to promote")
         return cluster
     except BaseException:
-        shutil.copy(cluster.logfile, logs / "restore-server.log") if cluster.logfile.exists() else None
+        if cluster.logfile.exists():
+            shutil.copy(cluster.logfile, logs / "restore-server.log")
         cluster.destroy()
         raise
 
@@ -188,8 +189,9 @@ def archive_gap(cluster: PostgresCluster, s3: S3Server) -> str | None:
     where recovery stopped; if the archive holds a segment of the old timeline from there on, recovery
     stopped at a hole, not at the end, and the restore lost the WAL after it.
     """
-    timeline = sql(cluster, "SELECT timeline_id FROM pg_control_checkpoint()")
-    history_file = sql(cluster, f"SELECT pg_read_file('pg_wal/{timeline:08X}.history')")
+    # The newest timeline's history file (pg_control's timeline lags until the first checkpoint after promotion).
+    newest = sql(cluster, "SELECT max(name) FROM pg_ls_waldir() WHERE name LIKE '%.history'")
+    history_file = sql(cluster, f"SELECT pg_read_file('pg_wal/{newest}')")
     parent, switchpoint = history_file.strip().splitlines()[-1].split("\t")[:2]
     high, low = switchpoint.split("/")
     size = int(sql(cluster, "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"))
