@@ -110,7 +110,8 @@ def history(store, tmp_path_factory):
         barman.run(
             "barman-cloud-backup",
             *("--host", "127.0.0.1", "--port", str(cluster.port), "--user", "postgres", "--dbname", "postgres"),
-            "--immediate-checkpoint",
+            # As the role's ObjectStore has it (data.compression gzip, data.immediateCheckpoint true).
+            *("--gzip", "--immediate-checkpoint"),
             barman.destination,
             SERVER_NAME,
         )
