@@ -12,8 +12,8 @@ description:
     C(2026-12-06T01:02:03.250+0000), and returns it as RFC 3339 in UTC (C(2026-12-06T01:02:03.250000Z)), the form
     CloudNativePG's C(recoveryTarget.targetTime) takes.
   - A timestamp without a zone is refused (CloudNativePG would read it as UTC, which is rarely what a person meant),
-    as is anything that is not a real date and time. With C(now), a time not before it is refused too: PostgreSQL
-    would replay every WAL and then fail because the target was never reached.
+    as is anything that is not a real date and time. With C(now), a time not before it is refused too, since
+    PostgreSQL would replay every WAL and then fail because the target was never reached.
 options:
   _input:
     description: The timestamp.
@@ -80,7 +80,7 @@ def recovery_target_time(text, now=None):
     """The target as RFC 3339 UTC; AnsibleFilterError naming restore_target_time when it is not usable."""
     moment, has_fraction = _parse(text, "restore_target_time")
     if now is not None:
-        current, _ = _parse(now, "now")
+        current = _parse(now, "now")[0]
         if moment >= current:
             raise AnsibleFilterError(
                 "restore_target_time %r is not in the past (now is %s): a restore can only reach a time the WAL "

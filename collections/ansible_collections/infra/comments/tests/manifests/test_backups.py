@@ -97,6 +97,9 @@ def test_the_gcp_store_is_the_terraform_bucket_with_the_nodes_credentials(render
     assert configuration["destinationPath"] == "gs://%s/" % sample["backups_gcs_bucket"]
     assert configuration["googleCredentials"] == {"gkeEnvironment": True}
     assert "s3Credentials" not in configuration and "endpointURL" not in configuration
+    assert store["spec"]["instanceSidecarConfiguration"]["env"] == [
+        {"name": "GCE_METADATA_HOST", "value": "169.254.169.254"}
+    ]
     # The bucket's lifecycle (Terraform) and barman's retention come from the same number in the inventory.
     assert store["spec"]["retentionPolicy"] == "%dd" % sample["backups_retention_days"]
 
