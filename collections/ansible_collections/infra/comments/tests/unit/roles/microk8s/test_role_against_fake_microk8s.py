@@ -473,6 +473,16 @@ def test_upgrade_refuses_before_touching_anything(cluster, channel, words):
     assert upgrade_steps(cluster) == [] and state_of(cluster).get("cordoned", []) == []
 
 
+def test_upgrade_refuses_a_cluster_with_a_node_not_ready(cluster):
+    state = state_of(cluster)
+    state["down"] = ["node3"]
+    (cluster / "cluster.json").write_text(json.dumps(state))
+    rc, output = play(cluster, "-e", "microk8s_channel=1.36/stable", playbook=UPGRADE)
+    assert rc != 0
+    assert "Not every node is Ready" in output and "nothing was changed" in output, output
+    assert upgrade_steps(cluster) == []
+
+
 def test_upgrade_stops_at_a_node_that_does_not_come_back_and_says_what_to_do(cluster):
     state = state_of(cluster)
     state["refresh_breaks"] = "node2"
