@@ -105,7 +105,7 @@ test: test-data lint test-collection test-infra test-app test-image test-setup #
 test-data: venv helm ## The upstream test data of requirements/test-data.yml: SHARED if complete, else fetched and checked.
 	$(VENV)/bin/python tools/testdata.py assemble
 
-test-setup: venv helm ## make test-data's fetch for real on loopback (a local chart repository); venvs rebuilt when broken.
+test-setup: venv helm test-data ## make test-data's fetch for real on loopback (a local chart repository); venvs rebuilt when broken.
 	$(VENV)/bin/python -m pytest -q tests/setup
 
 lint: venv ## ruff (lint and format), yamllint, ansible-lint (production profile) and actionlint.
