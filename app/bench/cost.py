@@ -8,8 +8,9 @@ settings: a throwaway cluster, or --admin-url's, in which fresh databases are ma
   .venv-app/bin/python app/bench/cost.py [--calls N] [--json]    (after `make app-venv`)
 
 `make bench` runs it on the benchmark's cluster and puts the table into BENCHMARKS.md. --app-only
-measures the app's own requests alone: run.py also runs that with PYTHONPATH pointing at an older
-copy of comments_api, to compare the app with itself before a change (tracing). The wait for
+measures the app alone (its /healthz, list and create, and its db.py): run.py also runs that with
+PYTHONPATH pointing at an older copy of comments_api, to compare the app with itself before a change
+(tracing, issue 8; the request path's cost, issue 18). The wait for
 PostgreSQL costs this process nothing, and PostgreSQL's own CPU is not included here.
 """
 
@@ -154,6 +155,18 @@ def measure(urls: dict, calls: int, app_only: bool = False) -> list[dict]:
         ),
         ("GET", "app", "app, whole list request", wsgi_call(app, "GET", LIST_PATH)),
         ("POST", "app", "app, whole create request", wsgi_call(app, "POST", POST_PATH, POST_BODY)),
+        (
+            "GET",
+            "app-db",
+            "app's db.py: Database.list_json (its connection check + the statement)",
+            lambda: database.list_json(str(LIST_CONTENT)),
+        ),
+        (
+            "POST",
+            "app-db",
+            "app's db.py: Database.add_comment (its connection check + the statement)",
+            lambda: database.add_comment("2", "bench@example.com", "benchmark comment"),
+        ),
     ]
     if not app_only:
         from apps import floor
@@ -178,12 +191,6 @@ def measure(urls: dict, calls: int, app_only: bool = False) -> list[dict]:
                 lambda: bare.execute(floor.LIST, (str(LIST_CONTENT),)).fetchone(),
             ),
             ("GET", "floor", "(floor) bare WSGI + that statement", wsgi_call(floor_app, "GET", LIST_PATH)),
-            (
-                "GET",
-                "app-db",
-                "app's db.py: Database.list_json (its connection check + the statement)",
-                lambda: database.list_json(str(LIST_CONTENT)),
-            ),
             ("GET", "peer", "(peer) Flask-SQLAlchemy ORM + session", wsgi_call(peer_app, "GET", LIST_PATH)),
             (
                 "POST",
@@ -214,12 +221,6 @@ def measure(urls: dict, calls: int, app_only: bool = False) -> list[dict]:
             ),
             (
                 "POST",
-                "app-db",
-                "app's db.py: Database.add_comment (its connection check + the statement)",
-                lambda: database.add_comment("2", "bench@example.com", "benchmark comment"),
-            ),
-            (
-                "POST",
                 "peer",
                 "(peer) Flask-SQLAlchemy ORM + session",
                 wsgi_call(peer_app, "POST", POST_PATH, POST_BODY),
@@ -235,7 +236,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=2000, help="calls per layer (default 2000)")
     p.add_argument("--admin-url", help="a running PostgreSQL (superuser URL) to make fresh databases in")
-    p.add_argument("--app-only", action="store_true", help="only the app's /healthz, list and create")
+    p.add_argument("--app-only", action="store_true", help="only the app's /healthz, list, create and db.py")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     args = p.parse_args(argv)
 

@@ -37,8 +37,8 @@ VENV_BIN = Path(sys.executable).parent
 # A measurement in which one gunicorn worker holds none of wrk's connections is taken again, up
 # to this many times in all (see the note written into BENCHMARKS.md).
 ATTEMPTS = 3
-# Runs of each app tree for the tracing-off comparison.
-TRACING_RUNS = 4
+# Runs of each app tree when the app is compared with itself before a change (tracing off, issue 18).
+COMPARE_RUNS = 4
 ALL = ("ceiling", "reference", "peer", "floor", "app-sqlite", "app-pg", "app-pg-traced")
 
 
@@ -220,7 +220,8 @@ def bench_target(t: Target, pg, args, workdir: Path, raw: list) -> list[Result]:
 
 
 def in_process_costs(pg: PostgresCluster, args, workdir: Path) -> dict:
-    """cost.py's per-layer table on this run's cluster; with tracing, the app alone before tracing too."""
+    """cost.py's per-layer table on this run's cluster, and the app alone compared with itself before a change:
+    before and with tracing (issue 8), before the request path's cost was cut and now (issue 18)."""
     cost = [str(sys.executable), str(BENCH_DIR / "cost.py"), "--json", "--calls", str(args.calls)]
     cost += ["--admin-url", pg.url()]
 
@@ -233,39 +234,52 @@ def in_process_costs(pg: PostgresCluster, args, workdir: Path) -> dict:
             raise BenchError(f"cost.py failed:\n{out.stderr[-3000:]}")
         return json.loads(out.stdout)
 
-    print("(in process) CPU per layer", flush=True)
-    found = {"layers": run([])}
-    added = commit_adding_tracing()
-    if added:
-        # The app as the commit before tracing left it and as the tracing commit left it (so the two
-        # differ by the tracing change alone), alternated, 4 runs each: the lower of each is kept,
-        # and the spread between runs of the same tree says how large a difference noise makes.
-        trees = {}
-        for name, commit in (("before", f"{added}^"), ("tracing", added)):
-            tree = workdir / f"app-{name}"
+    def compare(trees: dict, commit: str) -> dict:
+        """The app alone, one tree after the other, COMPARE_RUNS times each: the lowest of each is kept, and
+        the spread between runs of the same tree says how large a difference noise makes. trees: name ->
+        a commit to take app/comments_api from, or None for the app as it is here."""
+        paths = {}
+        for name, rev in trees.items():
+            if rev is None:
+                paths[name] = None
+                continue
+            tree = workdir / f"app-{name}-{rev.replace('^', '-parent')}"
             tree.mkdir()
             archive = subprocess.run(
-                ["git", "-C", str(REPO), "archive", commit, "app/comments_api"], capture_output=True, check=True
+                ["git", "-C", str(REPO), "archive", rev, "app/comments_api"], capture_output=True, check=True
             )
             subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-            trees[name] = str(tree / "app")
-        runs = {name: [] for name in trees}
-        for _ in range(TRACING_RUNS):
-            for name, pythonpath in trees.items():
+            paths[name] = str(tree / "app")
+        runs = {name: [] for name in paths}
+        for _ in range(COMPARE_RUNS):
+            for name, pythonpath in paths.items():
                 runs[name].append(run(["--app-only"], pythonpath))
-        off = {
-            "commit": git("log", "-1", "--format=%h", added),
-            "changed_since": git("log", "--format=%h", f"{added}..HEAD", "--", "app/comments_api").split(),
+        found = {
+            "commit": git("log", "-1", "--format=%h", commit),
+            "changed_since": git("log", "--format=%h", f"{commit}..HEAD", "--", "app/comments_api").split(),
             "dirty": bool(git("status", "--porcelain", "--", "app/comments_api")),
-            "runs": TRACING_RUNS,
+            "runs": COMPARE_RUNS,
         }
         for name, results in runs.items():
             keys = [(r["method"], r["key"]) for r in results[0]]
             samples = {key: [x[i]["us"] for x in results] for i, key in enumerate(keys)}
-            off[name] = {key: min(v) for key, v in samples.items()}
-            off[f"{name}_spread"] = {key: (max(v) - min(v)) / min(v) for key, v in samples.items()}
-            off[f"{name}_calls"] = {key: results[0][i]["python_calls"] for i, key in enumerate(keys)}
-        found["tracing_off"] = off
+            found[name] = {key: min(v) for key, v in samples.items()}
+            found[f"{name}_spread"] = {key: (max(v) - min(v)) / min(v) for key, v in samples.items()}
+            found[f"{name}_calls"] = {key: results[0][i]["python_calls"] for i, key in enumerate(keys)}
+        return found
+
+    print("(in process) CPU per layer", flush=True)
+    found = {"layers": run([])}
+    added = commit_adding("app/comments_api/tracing.py")
+    if added:
+        # The commit before tracing and the tracing commit, so that the two differ by the tracing change alone.
+        print("(in process) the app before and with tracing", flush=True)
+        found["tracing_off"] = compare({"before": f"{added}^", "tracing": added}, added)
+    cut = commit_adding("app/comments_api/framework.py")
+    if cut:
+        # The app before the first change of issue 18's request path, and the app as it is now.
+        print("(in process) the app before issue 18's request path and now", flush=True)
+        found["own_cost"] = compare({"before": f"{cut}^", "now": None}, cut)
     return found
 
 
@@ -274,11 +288,11 @@ def git(*args: str) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def commit_adding_tracing() -> str | None:
-    """The commit that added the app's tracing module; None if it has none (or this is no git clone)."""
-    if not (APP_DIR / "comments_api" / "tracing.py").exists():
+def commit_adding(path: str) -> str | None:
+    """The commit that added this file of the app; None if it has none (or this is no git clone)."""
+    if not (REPO / path).exists():
         return None
-    return git("log", "--diff-filter=A", "--format=%H", "-1", "--", "app/comments_api/tracing.py") or None
+    return git("log", "--diff-filter=A", "--format=%H", "-1", "--", path) or None
 
 
 def main(argv=None) -> int:
