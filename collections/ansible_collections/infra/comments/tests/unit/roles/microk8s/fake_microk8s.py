@@ -109,6 +109,8 @@ def kubectl(state, node, args):
         name = args[1]
         if name not in state["nodes"]:
             return 1, 'Error from server (NotFound): nodes "%s" not found\n' % name
+        if args[0] == "drain" and name == state.get("drain_blocked"):
+            return 1, "error: Cannot evict pod as it would violate the pod's disruption budget.\n"
         cordoned = set(state.get("cordoned", []))
         (cordoned.discard if args[0] == "uncordon" else cordoned.add)(name)
         state["cordoned"] = sorted(cordoned)

@@ -483,6 +483,17 @@ def test_upgrade_refuses_a_cluster_with_a_node_not_ready(cluster):
     assert upgrade_steps(cluster) == []
 
 
+def test_upgrade_stops_at_a_drain_the_budgets_do_not_allow(cluster):
+    state = state_of(cluster)
+    state["drain_blocked"] = "node1"
+    (cluster / "cluster.json").write_text(json.dumps(state))
+    rc, output = play(cluster, "-e", "microk8s_channel=1.36/stable", playbook=UPGRADE)
+    assert rc != 0
+    assert upgrade_steps(cluster) == [("node1", "cordon"), ("node1", "drain")], upgrade_steps(cluster)
+    assert "node1 (node1) could not be drained within 900 s" in output and "Nothing was refreshed" in output, output
+    assert "microk8s kubectl uncordon node1" in output and "would violate the pod's disruption budget" in output
+
+
 def test_upgrade_stops_at_a_node_that_does_not_come_back_and_says_what_to_do(cluster):
     state = state_of(cluster)
     state["refresh_breaks"] = "node2"
