@@ -213,12 +213,9 @@ app-venv: ## The app installed in its own venv, with its test dependencies.
 	  -- -r app/requirements.txt -r app/requirements-test.txt -r app/bench/requirements.txt \
 	  --then --no-deps -e ./app -e ./app/comments_harness
 
-backup-venv: $(BACKUP_VENV)/.installed
-$(BACKUP_VENV)/.installed: requirements/backup-test.txt
+backup-venv:
 	@[ -x $(BACKUP_PYTHON) ] || { echo 'make backup-venv: $(BACKUP_PYTHON) is missing: apt-get install python3 python3-venv python3-dev libpq-dev gcc (psycopg2 is built from source, as in the plugin image)' >&2; exit 1; }
-	$(BACKUP_PYTHON) -m venv $(BACKUP_VENV)
-	$(BACKUP_VENV)/bin/pip install -q -r requirements/backup-test.txt
-	touch $@
+	@tools/ensure-venv.sh $(BACKUP_VENV) $(BACKUP_PYTHON) requirements/backup-test.txt -- -r requirements/backup-test.txt
 
 checkov-venv:
 	@tools/ensure-venv.sh $(CHECKOV_VENV) $(PYTHON) requirements/checkov.txt -- -r requirements/checkov.txt
