@@ -122,6 +122,13 @@ def test_a_bad_target_time_is_refused_before_the_cluster_is_asked_anything(tmp_p
     assert result.calls == []
 
 
+def test_a_replace_flag_that_is_no_boolean_is_refused_before_the_cluster_is_asked_anything(tmp_path):
+    result = restore(tmp_path, HEALTHY, STORE, restore_replace_healthy_cluster="maybe")
+    assert result.returncode != 0
+    assert 'restore_replace_healthy_cluster is "maybe": give true or false.' in result.output, result.output
+    assert result.calls == []
+
+
 def test_a_healthy_cluster_is_not_replaced_unless_told(tmp_path):
     result = restore(tmp_path, HEALTHY, STORE)
     assert result.returncode != 0
