@@ -6,11 +6,28 @@ the app uses (app/README.md, Choices: the request path; `make bench` measures it
 """
 
 import json
+import sys
+from itertools import chain
 
 from flask import Flask
+from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
+from flask.ctx import AppContext as FlaskAppContext
+from flask.globals import _cv_app, _cv_request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import NullSession, SessionInterface
+from flask.signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
+from werkzeug._internal import _wsgi_decoding_dance
+from werkzeug.routing import MapAdapter
+
+_unset = object()  # an argument not given (Flask's own default for the exception of a teardown)
 
 
 class NoSessions(SessionInterface):
@@ -87,14 +104,188 @@ class Response(FlaskResponse):
         return super().get_wsgi_response(environ)
 
 
+class Request(FlaskRequest):
+    def close(self):
+        """Werkzeug closes the uploaded files it parsed; a request whose files were never read has none."""
+        if "files" in self.__dict__:
+            super().close()
+
+
+class AppContext(FlaskAppContext):
+    """Flask's application context; its two signals are sent only when something listens to them.
+
+    blinker finds that out on every send (a call, a generator, a dict lookup); checking the signal's
+    receivers first gives the same outcome for nothing.
+    """
+
+    def push(self):
+        if appcontext_pushed.receivers:
+            super().push()
+        else:
+            self._cv_tokens.append(_cv_app.set(self))
+
+    def pop(self, exc=_unset):
+        if appcontext_popped.receivers:
+            super().pop(sys.exc_info()[1] if exc is _unset else exc)
+            return
+        try:
+            if len(self._cv_tokens) == 1:
+                self.app.do_teardown_appcontext(sys.exc_info()[1] if exc is _unset else exc)
+        finally:
+            ctx = _cv_app.get()
+            _cv_app.reset(self._cv_tokens.pop())
+        if ctx is not self:
+            raise AssertionError(f"Popped wrong app context. ({ctx!r} instead of {self!r})")
+
+
 class CommentsFlask(Flask):
     session_interface = NoSessions()
+    request_class = Request
     response_class = Response
     json_provider_class = JSONProvider
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._sync_functions = {}
+        self._hooks = {}
+        self._url_adapters = {}
+
+    def create_url_adapter(self, request):
+        """Flask's URL adapter for the request, with what depends only on the host worked out once per host.
+
+        Flask binds the URL map to every request's environ: it reads the host twice, checks it and
+        IDNA-encodes it. With no SERVER_NAME, TRUSTED_HOSTS, host or subdomain matching (this app's
+        settings) the outcome depends only on the environ's host, scheme, script name and upgrade
+        headers, so the first request from a host binds as Flask does and later ones reuse its
+        server name, script name and subdomain with their own path, method and query string.
+        A host that Flask refuses is never remembered; at most 64 hosts are (clients choose them).
+        """
+        config = self.config
+        if (
+            request is None
+            or config["SERVER_NAME"] is not None
+            or config["TRUSTED_HOSTS"] is not None
+            or self.url_map.host_matching
+            or self.subdomain_matching
+        ):
+            return super().create_url_adapter(request)
+        env = request.environ
+        key = (
+            env["wsgi.url_scheme"],
+            env.get("HTTP_HOST"),
+            env.get("SERVER_NAME"),
+            env.get("SERVER_PORT"),
+            env.get("HTTP_CONNECTION"),
+            env.get("HTTP_UPGRADE"),
+            env.get("SCRIPT_NAME"),
+        )
+        known = self._url_adapters.get(key)
+        if known is None:
+            adapter = super().create_url_adapter(request)
+            if len(self._url_adapters) < 64:
+                self._url_adapters[key] = (request.host, adapter)
+            return adapter
+        request.host, bound = known
+        path_info, query_args = env.get("PATH_INFO"), env.get("QUERY_STRING")
+        return MapAdapter(
+            self.url_map,
+            bound.server_name,
+            bound.script_name,
+            bound.subdomain,
+            bound.url_scheme,
+            "/" if path_info is None else _wsgi_decoding_dance(path_info),
+            env["REQUEST_METHOD"],
+            None if query_args is None else _wsgi_decoding_dance(query_args),
+        )
+
+    def app_context(self):
+        return AppContext(self)
+
+    def _hooks_for(self, req):
+        """The request's hooks in the order Flask calls them, for the blueprints of its endpoint.
+
+        Flask works them out on every request from the endpoint's blueprint path (three times: before,
+        after, teardown); they can only change before the first request (Flask refuses a new hook
+        after it), so they are worked out once per endpoint, the first time it is requested.
+        """
+        endpoint = req.endpoint
+        hooks = self._hooks.get(endpoint)
+        if hooks is None:
+            blueprints = req.blueprints
+            first_app = (None, *reversed(blueprints))
+            last_app = tuple(chain(blueprints, (None,)))
+            hooks = (
+                [f for n in first_app for f in self.url_value_preprocessors.get(n, ())],
+                [self.ensure_sync(f) for n in first_app for f in self.before_request_funcs.get(n, ())],
+                [self.ensure_sync(f) for n in last_app for f in reversed(self.after_request_funcs.get(n, ()))],
+                [self.ensure_sync(f) for n in last_app for f in reversed(self.teardown_request_funcs.get(n, ()))],
+            )
+            if self._got_first_request:
+                self._hooks[endpoint] = hooks
+        return hooks
+
+    def full_dispatch_request(self):
+        self._got_first_request = True
+        try:
+            if request_started.receivers:
+                request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
+
+    def finalize_request(self, rv, from_error_handler=False):
+        if request_finished.receivers:
+            return super().finalize_request(rv, from_error_handler)
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
+
+    def preprocess_request(self):
+        req = _cv_request.get().request
+        url_value_preprocessors, before, _, _ = self._hooks_for(req)
+        if url_value_preprocessors:
+            endpoint, view_args = req.endpoint, req.view_args
+            for url_func in url_value_preprocessors:
+                url_func(endpoint, view_args)
+        for before_func in before:
+            rv = before_func()
+            if rv is not None:
+                return rv
+        return None
+
+    def process_response(self, response):
+        ctx = _cv_request.get()
+        for func in ctx._after_request_functions:
+            response = self.ensure_sync(func)(response)
+        for func in self._hooks_for(ctx.request)[2]:
+            response = func(response)
+        if not self.session_interface.is_null_session(ctx._session):
+            self.session_interface.save_session(self, ctx._session, response)
+        return response
+
+    def do_teardown_request(self, exc=_unset):
+        if exc is _unset:
+            exc = sys.exc_info()[1]
+        for func in self._hooks_for(_cv_request.get().request)[3]:
+            func(exc)
+        if request_tearing_down.receivers:
+            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def do_teardown_appcontext(self, exc=_unset):
+        if exc is _unset:
+            exc = sys.exc_info()[1]
+        for func in reversed(self.teardown_appcontext_funcs):
+            self.ensure_sync(func)(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
 
     def ensure_sync(self, func):
         """Flask's answer for func, remembered: Flask asks for every hook and view on every request,
