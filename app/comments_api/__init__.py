@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings=None, test_config: dict | None = None, span_processor=None) -> Flask:
-    """Build the app. `settings` defaults to Settings.from_env(); see app/README.md.
+    """Build the app. `settings` defaults to Settings.from_env(); see docs/app.md.
 
     With tracing on (settings.tracing, from OTEL_EXPORTER_OTLP_ENDPOINT), spans go to the OTLP
     exporter, or to `span_processor` (an OpenTelemetry SDK SpanProcessor) if one is given.

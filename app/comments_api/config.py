@@ -1,6 +1,6 @@
 """Settings read from the environment, checked once at start-up.
 
-Every variable is listed in app/README.md. A bad value stops the start with a message naming the
+Every variable is listed in docs/app.md (Settings). A bad value stops the start with a message naming the
 variable, rather than surfacing later as a confusing runtime error.
 """
 

@@ -1,4 +1,4 @@
-"""OpenTelemetry traces, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (app/README.md, "Tracing").
+"""OpenTelemetry traces, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/app.md, "Tracing").
 
 No OpenTelemetry module is imported at this module's top: with tracing off, create_app() never
 calls init_app() and the process loads none of it, so the request path is exactly the untraced one.

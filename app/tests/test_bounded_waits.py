@@ -46,7 +46,7 @@ from outages import (
     warm_every_thread,
 )
 
-# What app/README.md promises with the default settings: DB_TCP_USER_TIMEOUT_MS (4 s), after which the
+# What docs/app.md promises with the default settings: DB_TCP_USER_TIMEOUT_MS (4 s), after which the
 # kernel gives up on a silent peer, plus the last step of its retransmission or keepalive timer.
 BOUND_SECONDS = 5.0
 # Long enough for every thread to hit the dead connections, and for PostgreSQL's end of them to give up too.

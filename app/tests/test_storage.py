@@ -100,7 +100,7 @@ def test_readyz_follows_postgresql_going_away_and_coming_back(start_server):
             lambda: requests.get(server.url("/readyz"), timeout=5).status_code == 200, 15, "/readyz to say 200 again"
         )
         # No restart of the app, and no 503 once /readyz says 200: each request thread replaces its dead
-        # connection before using it (app/README.md, Choices). test_failover.py does this under load.
+        # connection before using it (docs/app.md, Choices). test_failover.py does this under load.
         assert server.post_comment(3, comment="after the outage").status_code == 200, server.log()
         answer = server.list_comments(3)
         assert answer.status_code == 200, server.log()

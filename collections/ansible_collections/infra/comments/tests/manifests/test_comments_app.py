@@ -23,7 +23,7 @@ DEFAULTS = yaml.safe_load((rendering.ROLES_DIR / ROLE / "defaults" / "main.yml")
 OBSERVABILITY_DEFAULTS = yaml.safe_load((rendering.ROLES_DIR / "observability" / "defaults" / "main.yml").read_text())
 # Prometheus' pods, as the NetworkPolicies must admit them (prometheus-operator's pod labels, namespace of the addon).
 PROMETHEUS_PEER = ("observability", frozenset({("app.kubernetes.io/name", "prometheus")}))
-# The app's own GRACEFUL_TIMEOUT default (app/README.md), used when the Deployment does not set it.
+# The app's own GRACEFUL_TIMEOUT default (docs/app.md), used when the Deployment does not set it.
 APP_GRACEFUL_TIMEOUT_DEFAULT = 30
 
 
@@ -106,7 +106,7 @@ def test_probes_hit_the_app_health_routes(container):
     assert ports == {"http": 8000}
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert container[probe]["httpGet"]["port"] in ("http", 8000)
-    # /healthz can wait up to the app's bound on a silent database (5 s, app/README.md "Bounded waits"):
+    # /healthz can wait up to the app's bound on a silent database (5 s, docs/app.md "Bounded waits"):
     # liveness must not fail for it.
     assert container["livenessProbe"]["timeoutSeconds"] > 5
 

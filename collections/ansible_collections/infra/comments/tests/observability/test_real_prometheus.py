@@ -127,7 +127,7 @@ def burst(postgres: PostgresCluster, app: AppServer) -> Counter:
         return send("POST", new, new, json=body) == 200
 
     wait_until(writes_again, 30, "the app to write again after PostgreSQL came back", interval=0.2)
-    # Each request thread meets its connection from before the restart once and answers 503 then (app/README.md),
+    # Each request thread meets its connection from before the restart once and answers 503 then (docs/app.md),
     # so after the outage any request may still be such a 503: counted, not asserted.
     rounds(ROUNDS, expected=None)
     return tally
