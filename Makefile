@@ -29,7 +29,7 @@ HELM_SHA256 := 9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e
 HELM := $(CURDIR)/$(VENV)/bin/helm
 # Debian 12's prometheus package (promtool and the server, 2.42) for tests/observability: `apt-get download` of this
 # exact version (apt checks it against the archive's signed index), unpacked by dpkg-deb into PROMETHEUS_DIR; no
-# service is installed or started. The cluster runs Prometheus 3.5 (tests/observability/README.md says what differs).
+# service is installed or started. The cluster runs Prometheus 3.5 (docs/observability-tests.md says what differs).
 PROMETHEUS_DEB_VERSION := 2.42.0+ds-5+deb12u1
 PROMETHEUS_DIR := $(CURDIR)/$(VENV)/prometheus
 export PROMTOOL := $(PROMETHEUS_DIR)/usr/bin/promtool
