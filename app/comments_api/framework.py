@@ -25,6 +25,7 @@ from flask.signals import (
     request_tearing_down,
 )
 from werkzeug._internal import _wsgi_decoding_dance
+from werkzeug.datastructures import Headers as WerkzeugHeaders
 from werkzeug.routing import MapAdapter
 
 _unset = object()  # an argument not given (Flask's own default for the exception of a teardown)
@@ -76,7 +77,28 @@ class JSONProvider(DefaultJSONProvider):
         return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
 
 
+class Headers(WerkzeugHeaders):
+    def __setitem__(self, key, value):
+        """Werkzeug's, in one step for the usual case: a str header not set yet, a str value without a newline.
+
+        Werkzeug takes four calls to get there for every header of every response. Anything else
+        (a header already there, another type, a newline to refuse, an index or a slice) goes Werkzeug's way.
+        """
+        if type(key) is str and type(value) is str and "\n" not in value and "\r" not in value:
+            lower = key.lower()
+            for name, _ in self._list:
+                if name.lower() == lower:
+                    break
+            else:
+                self._list.append((key, value))
+                return
+        super().__setitem__(key, value)
+
+
 class Response(FlaskResponse):
+    def __init__(self, response=None, status=None, headers=None, *args, **kwargs):
+        super().__init__(response, status, Headers() if headers is None else headers, *args, **kwargs)
+
     def get_wsgi_response(self, environ):
         """Werkzeug's answer, without its general steps where they would change nothing.
 
@@ -97,7 +119,7 @@ class Response(FlaskResponse):
             and not self.direct_passthrough
             and environ["REQUEST_METHOD"] != "HEAD"
         ):
-            headers = self.headers.to_wsgi_list()
+            headers = list(self.headers._list)  # Headers.to_wsgi_list(), without its two calls
             names = {name.lower() for name, _ in headers}
             if "content-length" in names and "location" not in names and "content-location" not in names:
                 return body, self.status, headers
@@ -105,6 +127,20 @@ class Response(FlaskResponse):
 
 
 class Request(FlaskRequest):
+    @property
+    def max_content_length(self):
+        """Flask's (this request's own, else the app's MAX_CONTENT_LENGTH), with the app looked up once."""
+        if self._max_content_length is not None:
+            return self._max_content_length
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return FlaskRequest.max_content_length.fget(self)
+        return app_ctx.app.config["MAX_CONTENT_LENGTH"]
+
+    @max_content_length.setter
+    def max_content_length(self, value):
+        self._max_content_length = value
+
     def close(self):
         """Werkzeug closes the uploaded files it parsed; a request whose files were never read has none."""
         if "files" in self.__dict__:
@@ -208,7 +244,8 @@ class CommentsFlask(Flask):
         after, teardown); they can only change before the first request (Flask refuses a new hook
         after it), so they are worked out once per endpoint, the first time it is requested.
         """
-        endpoint = req.endpoint
+        rule = req.url_rule  # Request.endpoint's own steps, without the property's call
+        endpoint = rule.endpoint if rule is not None else None
         hooks = self._hooks.get(endpoint)
         if hooks is None:
             blueprints = req.blueprints
@@ -235,6 +272,16 @@ class CommentsFlask(Flask):
         except Exception as e:
             rv = self.handle_user_exception(e)
         return self.finalize_request(rv)
+
+    def dispatch_request(self):
+        """Flask's, with the request context looked up once rather than through its proxy."""
+        req = _cv_request.get().request
+        if req.routing_exception is not None:
+            self.raise_routing_exception(req)
+        rule = req.url_rule
+        if getattr(rule, "provide_automatic_options", False) and req.method == "OPTIONS":
+            return self.make_default_options_response()
+        return self.ensure_sync(self.view_functions[rule.endpoint])(**req.view_args)
 
     def finalize_request(self, rv, from_error_handler=False):
         if request_finished.receivers:
