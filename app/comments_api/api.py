@@ -1,6 +1,6 @@
 """The comments API: the original two routes, same paths and answers, plus pagination."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 
 from . import validation
 from .errors import error_response
@@ -21,7 +21,7 @@ def create_comment():
     new = validation.new_comment(body, app.config["MAX_COMMENT_LENGTH"])
     stored = app.extensions["comments_db"].add_comment(new.content_id, new.email, new.comment)
     COMMENTS_CREATED.inc()
-    return jsonify(
+    return app.json.response(  # flask.jsonify's own step, with the app at hand
         status="SUCCESS",
         message=f"comment created and associated with content_id {new.content_id}",
         id=stored["id"],
@@ -41,7 +41,7 @@ def list_comments(content_id: str):
     # An empty page past the end of an existing list is a 200 []; only a content id with no
     # comments at all is the original's 404.
     if body == "[]" and (offset == 0 or not db.has_comments(content_id)):
-        response = jsonify(status="NOT-FOUND", message=f"content_id {content_id} not found")
+        response = app.json.response(status="NOT-FOUND", message=f"content_id {content_id} not found")
         response.status_code = 404
         return response
     return app.response_class(body, content_type="application/json")

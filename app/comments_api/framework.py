@@ -27,6 +27,7 @@ from flask.signals import (
 from werkzeug._internal import _wsgi_decoding_dance
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 from werkzeug.routing import MapAdapter
+from werkzeug.utils import get_content_type
 
 _unset = object()  # an argument not given (Flask's own default for the exception of a teardown)
 
@@ -58,23 +59,26 @@ class JSONProvider(DefaultJSONProvider):
 
     def __init__(self, app):
         super().__init__(app)
-        self._encoder = (None, None)
+        self._made = (None, None, None)
 
-    def _compact_encoder(self) -> json.JSONEncoder:
-        settings = (self.default, self.ensure_ascii, self.sort_keys)
-        made_for, encoder = self._encoder
+    def _compact(self) -> tuple[json.JSONEncoder, str]:
+        """The encoder for the current settings, and the Content-Type Werkzeug writes for the mimetype."""
+        settings = (self.default, self.ensure_ascii, self.sort_keys, self.mimetype)
+        made_for, encoder, content_type = self._made
         if made_for != settings:
             encoder = json.JSONEncoder(
                 default=self.default, ensure_ascii=self.ensure_ascii, sort_keys=self.sort_keys, separators=(",", ":")
             )
-            self._encoder = (settings, encoder)
-        return encoder
+            content_type = get_content_type(self.mimetype, "utf-8")
+            self._made = (settings, encoder, content_type)
+        return encoder, content_type
 
     def response(self, *args, **kwargs):
-        if (self.compact is None and self._app.debug) or self.compact is False:
+        if self.compact is False or (self.compact is None and self._app.config["DEBUG"]):
             return super().response(*args, **kwargs)  # indented: not the request path
-        body = self._compact_encoder().encode(self._prepare_response_obj(args, kwargs))
-        return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
+        encoder, content_type = self._compact()
+        body = encoder.encode(self._prepare_response_obj(args, kwargs))
+        return self._app.response_class(f"{body}\n", content_type=content_type)
 
 
 class Headers(WerkzeugHeaders):
@@ -314,7 +318,7 @@ class CommentsFlask(Flask):
             response = self.ensure_sync(func)(response)
         for func in self._hooks_for(ctx.request)[2]:
             response = func(response)
-        if not self.session_interface.is_null_session(ctx._session):
+        if ctx._session is not NoSessions._null and not self.session_interface.is_null_session(ctx._session):
             self.session_interface.save_session(self, ctx._session, response)
         return response
 
