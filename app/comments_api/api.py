@@ -1,9 +1,10 @@
 """The comments API: the original two routes, same paths and answers, plus pagination."""
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint
 
 from . import validation
 from .errors import error_response
+from .framework import request_context
 from .observability import COMMENTS_CREATED
 
 bp = Blueprint("api", __name__, url_prefix="/api/comment")
@@ -11,9 +12,10 @@ bp = Blueprint("api", __name__, url_prefix="/api/comment")
 
 @bp.post("/new")
 def create_comment():
-    # The app and the request, each looked up once: every attribute read through `current_app` or
+    # The app and the request, looked up once: every attribute read through `current_app` or
     # `request` is a context-variable lookup of its own.
-    app, req = current_app._get_current_object(), request._get_current_object()
+    ctx = request_context()
+    app, req = ctx.app, ctx.request
     if not req.is_json:
         # Checked before reading the body: the original only ever accepted JSON.
         return error_response(415, f"Content-Type must be application/json, got {req.mimetype or 'none'!r}")
@@ -32,7 +34,8 @@ def create_comment():
 
 @bp.get("/list/<content_id>")
 def list_comments(content_id: str):
-    app, req = current_app._get_current_object(), request._get_current_object()
+    ctx = request_context()
+    app, req = ctx.app, ctx.request
     content_id = validation.canonical_content_id(content_id)
     # Without a query string there are no arguments to parse.
     limit, offset = validation.page(req.args if req.query_string else {}, app.config["MAX_PAGE_SIZE"])

@@ -31,6 +31,11 @@ from werkzeug.utils import get_content_type
 
 _unset = object()  # an argument not given (Flask's own default for the exception of a teardown)
 
+# The current request context (its .request and .app), in one C call: what the `request` and
+# `current_app` proxies each look up behind a Python call of their own. Routes and hooks use it
+# to reach both at once.
+request_context = _cv_request.get
+
 
 class NoSessions(SessionInterface):
     """The app keeps no sessions: no secret key, no cookie, nothing to open or save.
@@ -112,10 +117,10 @@ class Response(FlaskResponse):
         Content-Length set when it was, no Location, nothing to call on close) none of that changes
         a byte: they are sent as they are. Every other response takes Werkzeug's way.
         """
-        body = self.response
+        body, status = self.response, self.status_code
         if (
-            200 <= self.status_code < 300
-            and self.status_code != 204
+            200 <= status < 300
+            and status != 204
             and type(body) is list
             and len(body) == 1
             and type(body[0]) is bytes
@@ -201,6 +206,8 @@ class CommentsFlask(Flask):
         A host that Flask refuses is never remembered; at most 64 hosts are (clients choose them).
         """
         config = self.config
+        if request is None and config["SERVER_NAME"] is None:
+            return None  # Flask's answer: nothing to bind to outside a request without SERVER_NAME
         if (
             request is None
             or config["SERVER_NAME"] is not None
@@ -285,12 +292,15 @@ class CommentsFlask(Flask):
         rule = req.url_rule
         if getattr(rule, "provide_automatic_options", False) and req.method == "OPTIONS":
             return self.make_default_options_response()
-        return self.ensure_sync(self.view_functions[rule.endpoint])(**req.view_args)
+        view = self.view_functions[rule.endpoint]
+        return (self._sync_functions.get(view) or self.ensure_sync(view))(**req.view_args)
 
     def finalize_request(self, rv, from_error_handler=False):
         if request_finished.receivers:
             return super().finalize_request(rv, from_error_handler)
-        response = self.make_response(rv)
+        # make_response returns an instance of response_class as it is (two isinstance checks
+        # and a cast later): only other return values go through it.
+        response = rv if type(rv) is self.response_class else self.make_response(rv)
         try:
             response = self.process_response(response)
         except Exception:
@@ -300,8 +310,11 @@ class CommentsFlask(Flask):
         return response
 
     def preprocess_request(self):
-        req = _cv_request.get().request
-        url_value_preprocessors, before, _, _ = self._hooks_for(req)
+        ctx = _cv_request.get()
+        req = ctx.request
+        # Kept on the request context for process_response and do_teardown_request.
+        ctx.comments_hooks = hooks = self._hooks_for(req)
+        url_value_preprocessors, before, _, _ = hooks
         if url_value_preprocessors:
             endpoint, view_args = req.endpoint, req.view_args
             for url_func in url_value_preprocessors:
@@ -316,7 +329,7 @@ class CommentsFlask(Flask):
         ctx = _cv_request.get()
         for func in ctx._after_request_functions:
             response = self.ensure_sync(func)(response)
-        for func in self._hooks_for(ctx.request)[2]:
+        for func in (getattr(ctx, "comments_hooks", None) or self._hooks_for(ctx.request))[2]:
             response = func(response)
         if ctx._session is not NoSessions._null and not self.session_interface.is_null_session(ctx._session):
             self.session_interface.save_session(self, ctx._session, response)
@@ -325,7 +338,8 @@ class CommentsFlask(Flask):
     def do_teardown_request(self, exc=_unset):
         if exc is _unset:
             exc = sys.exc_info()[1]
-        for func in self._hooks_for(_cv_request.get().request)[3]:
+        ctx = _cv_request.get()
+        for func in (getattr(ctx, "comments_hooks", None) or self._hooks_for(ctx.request))[3]:
             func(exc)
         if request_tearing_down.receivers:
             request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)

@@ -18,9 +18,11 @@ import time
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 
-from flask import Flask, request
+from flask import Flask
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from .framework import request_context
 
 REQUEST_COUNT = Counter("http_requests_total", "HTTP requests handled.", ("route", "method", "status"))
 REQUEST_LATENCY = Histogram(
@@ -123,7 +125,7 @@ def init_app(app: Flask, log_requests: bool, annotate_trace=None) -> None:
     # of one per `g`/`request` attribute (each goes through a context variable).
     @app.before_request
     def _start_request():
-        req = request._get_current_object()
+        req = request_context().request
         req.comments_start = time.perf_counter()
         incoming = req.environ.get("HTTP_X_REQUEST_ID")
         # os.urandom(16).hex() is the same 32 hex characters as uuid4().hex, at a quarter the cost.
@@ -131,7 +133,7 @@ def init_app(app: Flask, log_requests: bool, annotate_trace=None) -> None:
 
     @app.after_request
     def _finish_request(response):
-        req = request._get_current_object()
+        req = request_context().request
         # Missing only if the request failed before _start_request ran: it still gets an id.
         start = getattr(req, "comments_start", None)
         duration = time.perf_counter() - start if start is not None else 0.0
