@@ -184,6 +184,13 @@ def state_of(lab):
     return json.loads((lab / "cluster.json").read_text())
 
 
+def set_state(lab, **changes):
+    """Change the fake cluster's state before a run (a failure to play, a node down, ufw on)."""
+    state = state_of(lab)
+    state.update(changes)
+    (lab / "cluster.json").write_text(json.dumps(state))
+
+
 def recap(output):
     return {
         m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
@@ -192,7 +199,7 @@ def recap(output):
 
 
 def calls(lab, verb):
-    return [call for call in json.loads((lab / "cluster.json").read_text())["calls"] if call[1] == verb]
+    return [call for call in state_of(lab)["calls"] if call[1] == verb]
 
 
 def applied(lab):
@@ -200,9 +207,7 @@ def applied(lab):
 
 
 def test_first_run_forms_the_cluster_and_the_second_changes_nothing(lab):
-    state = state_of(lab)
-    state["ufw_active"] = True
-    (lab / "cluster.json").write_text(json.dumps(state))
+    set_state(lab, ufw_active=True)
     rc, output = play(lab)
     assert rc == 0, output
     state = json.loads((lab / "cluster.json").read_text())
@@ -334,9 +339,7 @@ def test_nodes_added_to_a_running_one_node_cluster_join_and_nothing_else_changes
 def test_a_failed_join_revokes_its_token(tmp_path):
     # Two nodes: no HA to wait for once the join failed.
     lab = make_lab(tmp_path, hosts=("node1", "node2"))
-    state = state_of(lab)
-    state["join_fails"] = ["node2"]
-    (lab / "cluster.json").write_text(json.dumps(state))
+    set_state(lab, join_fails=["node2"])
     rc, output = play(lab, "--tags", "microk8s_cluster")
     assert rc != 0
     assert "node2 could not join the cluster of node1 (192.0.2.11:25000)" in output, output
@@ -474,9 +477,7 @@ def test_upgrade_refuses_before_touching_anything(cluster, channel, words):
 
 
 def test_upgrade_refuses_a_cluster_with_a_node_not_ready(cluster):
-    state = state_of(cluster)
-    state["down"] = ["node3"]
-    (cluster / "cluster.json").write_text(json.dumps(state))
+    set_state(cluster, down=["node3"])
     rc, output = play(cluster, "-e", "microk8s_channel=1.36/stable", playbook=UPGRADE)
     assert rc != 0
     assert "Not every node is Ready" in output and "nothing was changed" in output, output
@@ -484,9 +485,7 @@ def test_upgrade_refuses_a_cluster_with_a_node_not_ready(cluster):
 
 
 def test_upgrade_stops_at_a_drain_the_budgets_do_not_allow(cluster):
-    state = state_of(cluster)
-    state["drain_blocked"] = "node1"
-    (cluster / "cluster.json").write_text(json.dumps(state))
+    set_state(cluster, drain_blocked="node1")
     rc, output = play(cluster, "-e", "microk8s_channel=1.36/stable", playbook=UPGRADE)
     assert rc != 0
     assert upgrade_steps(cluster) == [("node1", "cordon"), ("node1", "drain")], upgrade_steps(cluster)
@@ -495,9 +494,7 @@ def test_upgrade_stops_at_a_drain_the_budgets_do_not_allow(cluster):
 
 
 def test_upgrade_stops_at_a_node_that_does_not_come_back_and_says_what_to_do(cluster):
-    state = state_of(cluster)
-    state["refresh_breaks"] = "node2"
-    (cluster / "cluster.json").write_text(json.dumps(state))
+    set_state(cluster, refresh_breaks="node2")
     rc, output = play(cluster, "-e", "microk8s_channel=1.36/stable", playbook=UPGRADE)
     assert rc != 0
     steps = upgrade_steps(cluster)
