@@ -2,7 +2,7 @@
 
 Every request pays for Flask's general machinery; these overrides, each through a hook Flask
 documents for it, drop the parts that do nothing here and keep Flask's behaviour for everything
-the app uses (app/README.md, Choices: the request path; `make bench` measures it).
+the app uses (docs/app.md, Choices: the request path; `make bench` measures it).
 """
 
 import json

@@ -11,7 +11,7 @@
 # its SDK, the Flask instrumentation and the OTLP/HTTP exporter add 7.8 MB of packages
 # (OpenTelemetry 3.0 MB, protobuf and googleapis-common-protos 2.5 MB, requests and its four
 # dependencies 1.7 MB, wrapt and packaging 1 MB) and 2.6 MB of bytecode for the tracing path:
-# 48.3 MB measured on 2026-12-02 (app/README.md, Container image).
+# 48.3 MB measured on 2026-12-02 (docs/app.md, The container image).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
