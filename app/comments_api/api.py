@@ -19,7 +19,7 @@ def create_comment():
     if not req.is_json:
         # Checked before reading the body: the original only ever accepted JSON.
         return error_response(415, f"Content-Type must be application/json, got {req.mimetype or 'none'!r}")
-    body = validation.parse_json_body(req.get_data(cache=False))
+    body = validation.parse_json_body(req.get_data(cache=False), app.json.loads)
     new = validation.new_comment(body, app.config["MAX_COMMENT_LENGTH"])
     stored = app.extensions["comments_db"].add_comment(new.content_id, new.email, new.comment)
     COMMENTS_CREATED.inc()

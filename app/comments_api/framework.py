@@ -9,6 +9,7 @@ import json
 import sys
 from itertools import chain
 
+import orjson
 from flask import Flask
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
@@ -26,7 +27,8 @@ from flask.signals import (
 )
 from werkzeug._internal import _wsgi_decoding_dance
 from werkzeug.datastructures import Headers as WerkzeugHeaders
-from werkzeug.routing import MapAdapter
+from werkzeug.http import parse_options_header
+from werkzeug.routing import MapAdapter as WerkzeugMapAdapter
 from werkzeug.utils import get_content_type
 
 _unset = object()  # an argument not given (Flask's own default for the exception of a teardown)
@@ -54,12 +56,23 @@ class NoSessions(SessionInterface):
         return None
 
 
+# The value types orjson writes exactly as json.dumps does (separators "," and ":", ensure_ascii):
+# str, int (orjson refuses one past 64 bits: json's way then), True, False, None. A float is
+# written differently (1e+16 against 1e16), so an object holding one never takes orjson.
+_ORJSON_EXACT = frozenset((str, int, bool, type(None)))
+
+
 class JSONProvider(DefaultJSONProvider):
-    """Flask's JSON, written by one encoder made once rather than one made per response.
+    """Flask's JSON; the app's answers (one flat object) written by orjson, byte for byte json.dumps' output.
 
     json.dumps builds a new JSONEncoder whenever it is given any argument, and Flask always gives
     some; the encoder keeps no state between calls, so one per set of settings serves every thread.
-    The bytes are json.dumps' own.
+    An answer that is one object of plain values (every answer of the API, the probes and the
+    errors) is written by orjson, about a fifth of the instructions, and kept only when its bytes
+    are those json.dumps writes: all ASCII without DEL (json escapes anything outside space to "~"
+    as \\uXXXX; orjson writes UTF-8 and DEL as they are) and keys in the given order. Anything else
+    (nested values, floats, another type, non-ASCII text, sorted keys, a refusal by orjson) is
+    json.dumps' own work.
     """
 
     def __init__(self, app):
@@ -78,12 +91,46 @@ class JSONProvider(DefaultJSONProvider):
             self._made = (settings, encoder, content_type)
         return encoder, content_type
 
+    def loads(self, s, **kwargs):
+        """json.loads' result, found by orjson when it is one object of plain values.
+
+        orjson reads an integer past 64 bits as a float, refuses what json.loads accepts beyond the
+        standard (NaN, a byte order mark, UTF-16, a lone surrogate) and words its errors its own way;
+        so its result is kept only when it is an object of str, int, bool and None values, which
+        json.loads reads the same, and json.loads parses everything else, errors included.
+        """
+        if not kwargs:
+            try:
+                obj = orjson.loads(s)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                if type(obj) is dict and all(type(v) in _ORJSON_EXACT for v in obj.values()):
+                    return obj
+        return json.loads(s, **kwargs)
+
     def response(self, *args, **kwargs):
         if self.compact is False or (self.compact is None and self._app.config["DEBUG"]):
             return super().response(*args, **kwargs)  # indented: not the request path
         encoder, content_type = self._compact()
-        body = encoder.encode(self._prepare_response_obj(args, kwargs))
-        return self._app.response_class(f"{body}\n", content_type=content_type)
+        obj = self._prepare_response_obj(args, kwargs)
+        body = None
+        if (
+            type(obj) is dict
+            and self.ensure_ascii
+            and not self.sort_keys
+            and all(type(k) is str and type(v) in _ORJSON_EXACT for k, v in obj.items())
+        ):
+            try:
+                body = orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+            except TypeError:  # an int past 64 bits, a lone surrogate: json.dumps decides
+                pass
+            else:
+                if not body.isascii() or b"\x7f" in body:
+                    body = None
+        if body is None:
+            body = f"{encoder.encode(obj)}\n".encode()
+        return self._app.response_class(body, content_type=content_type)
 
 
 class Headers(WerkzeugHeaders):
@@ -105,8 +152,22 @@ class Headers(WerkzeugHeaders):
 
 
 class Response(FlaskResponse):
+    # Werkzeug's status line for each status code set as an int, worked out once per code: it
+    # formats and upper-cases the reason phrase on every response.
+    _status_lines: dict[int, tuple[str, int]] = {}
+
     def __init__(self, response=None, status=None, headers=None, *args, **kwargs):
         super().__init__(response, status, Headers() if headers is None else headers, *args, **kwargs)
+
+    def _clean_status(self, value):
+        if type(value) is not int:
+            return super()._clean_status(value)  # a str, an HTTPStatus: Werkzeug's way
+        line = self._status_lines.get(value)
+        if line is None:
+            line = super()._clean_status(value)
+            if len(self._status_lines) < 1000:  # codes are 100-999; bound it whatever is set
+                self._status_lines[value] = line
+        return line
 
     def get_wsgi_response(self, environ):
         """Werkzeug's answer, without its general steps where they would change nothing.
@@ -136,6 +197,22 @@ class Response(FlaskResponse):
 
 
 class Request(FlaskRequest):
+    # Werkzeug's parse of each Content-Type value seen, kept for the next request carrying it:
+    # clients send a handful of values, each parsed with a regular expression on every request.
+    # At most 64 are kept (clients choose them).
+    _content_types: dict[str, tuple[str, dict[str, str]]] = {}
+
+    def _parse_content_type(self):
+        if not hasattr(self, "_parsed_content_type"):
+            value = self.headers.get("Content-Type", "")
+            parsed = self._content_types.get(value)
+            if parsed is None:
+                parsed = parse_options_header(value)
+                if len(self._content_types) < 64:
+                    self._content_types[value] = parsed
+            # The parameters are a dict the request hands out (mimetype_params): each its own copy.
+            self._parsed_content_type = (parsed[0], dict(parsed[1]) if parsed[1] else {})
+
     @property
     def max_content_length(self):
         """Flask's (this request's own, else the app's MAX_CONTENT_LENGTH), with the app looked up once."""
@@ -154,6 +231,37 @@ class Request(FlaskRequest):
         """Werkzeug closes the uploaded files it parsed; a request whose files were never read has none."""
         if "files" in self.__dict__:
             super().close()
+
+
+class MapAdapter(WerkzeugMapAdapter):
+    """Werkzeug's URL adapter, with the match of a path without variables remembered.
+
+    Such a path (/api/comment/new, /healthz) always matches the same rule with no values, whatever
+    the query string, so its match is worked out once per host, method and path, as long as the
+    rules do not change (Flask refuses new ones after the first request). A path with variables
+    (/api/comment/list/<content_id>), a redirect, a 404 or 405 is matched by Werkzeug every time.
+    """
+
+    _static_matches: dict | None = None  # CommentsFlask gives it its app's dict after the first request
+
+    def match(self, path_info=None, method=None, return_rule=False, query_args=None, websocket=None):
+        if (
+            self._static_matches is None
+            or path_info is not None
+            or method is not None
+            or query_args is not None
+            or websocket is not None
+        ):
+            return super().match(path_info, method, return_rule, query_args, websocket)
+        key = (self.server_name, self.subdomain, self.path_info, self.default_method, self.websocket)
+        rule = self._static_matches.get(key)
+        if rule is None:
+            rule, values = super().match(return_rule=True)
+            if values or rule.arguments or rule.redirect_to is not None or len(self._static_matches) >= 256:
+                return (rule, values) if return_rule else (rule.endpoint, values)
+            self._static_matches[key] = rule
+        # Werkzeug's answer for it: a new empty dict of values each time (hooks may fill it).
+        return (rule, {}) if return_rule else (rule.endpoint, {})
 
 
 class AppContext(FlaskAppContext):
@@ -194,6 +302,7 @@ class CommentsFlask(Flask):
         self._sync_functions = {}
         self._hooks = {}
         self._url_adapters = {}
+        self._static_matches = {}
 
     def create_url_adapter(self, request):
         """Flask's URL adapter for the request, with what depends only on the host worked out once per host.
@@ -234,7 +343,7 @@ class CommentsFlask(Flask):
             return adapter
         request.host, bound = known
         path_info, query_args = env.get("PATH_INFO"), env.get("QUERY_STRING")
-        return MapAdapter(
+        adapter = MapAdapter(
             self.url_map,
             bound.server_name,
             bound.script_name,
@@ -244,6 +353,9 @@ class CommentsFlask(Flask):
             env["REQUEST_METHOD"],
             None if query_args is None else _wsgi_decoding_dance(query_args),
         )
+        if self._got_first_request:  # rules can still change before it
+            adapter._static_matches = self._static_matches
+        return adapter
 
     def app_context(self):
         return AppContext(self)
